@@ -45,10 +45,10 @@ MODULE_LICENSE("GPL");
 
 #define CHECK_RC(expr, want)						\
 	do {								\
-		int __rc = (expr);					\
-		if (__rc != (want)) {					\
+		int __rc = (expr), __want = (want);			\
+		if (__rc != __want) {					\
 			pr_err("  %s:%d: %s returned %d, expected %d\n",	\
-			       __func__, __LINE__, #expr, __rc, (want));	\
+			       __func__, __LINE__, #expr, __rc, __want);	\
 			return -EINVAL;					\
 		}							\
 	} while (0)
@@ -227,6 +227,16 @@ static int tc_irqs(struct tclient *tc)
 	n = tc->irqs;
 	spin_unlock(&tc->lock);
 	return n;
+}
+
+static u16 tc_mask(struct tclient *tc)
+{
+	u16 m;
+
+	spin_lock(&tc->lock);
+	m = tc->irq_mask;
+	spin_unlock(&tc->lock);
+	return m;
 }
 
 static int tc_events(struct tclient *tc)
@@ -936,9 +946,8 @@ static int case_concurrent_move_data(void)
 		}
 	}
 	/* every element bit arrives; signals for one DMB may be merged */
-	if (!wait_event_timeout(a->wq, ({ u16 m; spin_lock(&a->lock);
-			m = a->irq_mask; spin_unlock(&a->lock); m == want; }),
-			msecs_to_jiffies(WAIT_MS)) || a->irq_bad_context) {
+	if (!wait_event_timeout(a->wq, tc_mask(a) == want,
+				msecs_to_jiffies(WAIT_MS)) || a->irq_bad_context) {
 		pr_err("  signal mask %#x, want %#x\n", a->irq_mask, want);
 		rc = -EINVAL;
 	}
