@@ -21,6 +21,8 @@ MODULE_LICENSE("GPL");
 
 /* signals handled per run of a device's work item before it requeues */
 #define DIBS_IRQ_BATCH	64
+/* undelivered events per device; more are dropped (a peer may flood us) */
+#define DIBS_MAX_EVENTS	1024
 
 /* Registered clients by id. Guarded by clients_lock. */
 static struct dibs_client *clients[MAX_DIBS_CLIENTS];
@@ -298,6 +300,7 @@ int dibs_dev_event(struct dibs_dev *dibs, const struct dibs_event *event)
 {
 	struct dibs_event_entry *e;
 	unsigned long flags;
+	int rc;
 
 	e = kmalloc(sizeof(*e), GFP_ATOMIC);
 	if (!e)
@@ -307,12 +310,15 @@ int dibs_dev_event(struct dibs_dev *dibs, const struct dibs_event *event)
 		e->event.time = ktime_get_real_ns();
 
 	spin_lock_irqsave(&dibs->lock, flags);
-	if (dibs->removed) {
+	if (dibs->removed || dibs->nr_events >= DIBS_MAX_EVENTS) {
+		rc = dibs->removed ? -ENODEV : -ENOSPC;
 		spin_unlock_irqrestore(&dibs->lock, flags);
 		kfree(e);
-		return -ENODEV;
+		dev_dbg_ratelimited(&dibs->dev, "event dropped: %d\n", rc);
+		return rc;
 	}
 	list_add_tail(&e->list, &dibs->events);
+	dibs->nr_events++;
 	spin_unlock_irqrestore(&dibs->lock, flags);
 	queue_work(dibs_wq, &dibs->work);
 	return 0;
@@ -330,8 +336,10 @@ static void dibs_deliver_events(struct dibs_dev *dibs)
 		spin_lock_irqsave(&dibs->lock, flags);
 		e = list_first_entry_or_null(&dibs->events,
 					     struct dibs_event_entry, list);
-		if (e)
+		if (e) {
 			list_del(&e->list);
+			dibs->nr_events--;
+		}
 		spin_unlock_irqrestore(&dibs->lock, flags);
 		if (!e)
 			return;
@@ -562,6 +570,7 @@ void dibs_dev_del(struct dibs_dev *dibs)
 	spin_lock_irqsave(&dibs->lock, flags);
 	dibs->removed = true;
 	list_splice_init(&dibs->events, &events);
+	dibs->nr_events = 0;
 	spin_unlock_irqrestore(&dibs->lock, flags);
 	cancel_work_sync(&dibs->work);
 	list_for_each_entry_safe(e, tmp, &events, list)

@@ -79,7 +79,9 @@ struct tclient {
 	unsigned int irq_idx;
 	u16 irq_mask;
 	int irq_bad_context;
-	/* handle_event() */
+	/* handle_event(); it sleeps on @unblock while @block_events is set */
+	bool block_events;
+	struct completion unblock;
 	int events;
 	struct dibs_event last_event;
 	struct dibs_dev *event_dev;
@@ -154,6 +156,8 @@ static void tc_irq(struct tclient *tc, struct dibs_dev *dev, unsigned int idx,
 static void tc_event(struct tclient *tc, struct dibs_dev *dev,
 		     const struct dibs_event *ev)
 {
+	if (READ_ONCE(tc->block_events))
+		wait_for_completion(&tc->unblock);
 	spin_lock(&tc->lock);
 	tc->events++;
 	tc->last_event = *ev;
@@ -191,6 +195,7 @@ static void tc_reset(struct tclient *tc, int n, const char *name)
 	memset(tc, 0, sizeof(*tc));
 	spin_lock_init(&tc->lock);
 	init_waitqueue_head(&tc->wq);
+	init_completion(&tc->unblock);
 	tc->client.name = name;
 	tc->client.ops = tc_ops[n];
 }
@@ -670,7 +675,7 @@ static int case_signal_event(void)
 {
 	struct tclient *a = &tcs[0];
 	struct dibs_dev *f1, *f2, *lone;
-	int before, rc = 0;
+	int before, rc = 0, i, sent, refused;
 
 	tc_reset(a, 0, "test_a");
 	f1 = dibs_loopback_create(TEST_DEV_ID, TEST_FABRIC);
@@ -708,6 +713,29 @@ static int case_signal_event(void)
 	msleep(20);
 	if (tc_events(a) != before) {
 		pr_err("  unexpected event delivered\n");
+		rc = -EINVAL;
+	}
+
+	/*
+	 * A client sleeping in handle_event() while a peer floods it: the
+	 * queue is bounded, the overflow is refused, nothing accepted is lost.
+	 */
+	WRITE_ONCE(a->block_events, true);
+	for (i = 0, sent = 0, refused = 0; i < 1500; i++) {
+		int r = dibs_signal_event(f1, &f2->gid, 1, 4, i);
+
+		if (!r)
+			sent++;
+		else if (r == -ENOSPC)
+			refused++;
+	}
+	WRITE_ONCE(a->block_events, false);
+	complete_all(&a->unblock);
+	if (!refused || sent + refused != 1500 ||
+	    !wait_event_timeout(a->wq, tc_events(a) == before + sent,
+				msecs_to_jiffies(WAIT_MS))) {
+		pr_err("  flood: sent %d refused %d delivered %d\n", sent, refused,
+		       tc_events(a) - before);
 		rc = -EINVAL;
 	}
 out_client:

@@ -333,8 +333,9 @@ struct dibs_dev {
 	u16 *irq_mask;
 	/* search position in irq_pending, for fairness between DMBs */
 	unsigned int irq_next;
-	/* queued struct dibs_event_entry, oldest first */
+	/* queued struct dibs_event_entry, oldest first, and their number */
 	struct list_head events;
+	unsigned int nr_events;
 	/* number of registered DMBs, and the size of the arrays above */
 	unsigned int dmb_count;
 	unsigned int max_dmbs;
@@ -423,7 +424,8 @@ void dibs_dev_irq(struct dibs_dev *dibs, unsigned int idx, u16 dmbemask);
  * @event: the event, copied
  *
  * Context: any context.
- * Return: 0, or -ENOMEM / -ENODEV if the event was dropped
+ * Return: 0, or -ENOMEM / -ENOSPC (queue full) / -ENODEV (device removed) if
+ * the event was dropped
  */
 int dibs_dev_event(struct dibs_dev *dibs, const struct dibs_event *event);
 
