@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dibs_rdma: device, port and protection domain verbs.
+ *
+ * Only what is implemented is advertised: the limits of objects this driver
+ * cannot create yet (QP, CQ, MR) are reported as zero.
+ */
+#include <linux/string.h>
+#include <rdma/ib_mad.h>
+
+#include "dibs_rdma.h"
+
+int dibs_rdma_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
+			   struct ib_udata *udata)
+{
+	if (udata->inlen || udata->outlen)
+		return -EINVAL;
+
+	memset(attr, 0, sizeof(*attr));
+	attr->vendor_id = DIBS_RDMA_VENDOR_ID;
+	attr->hw_ver = DIBS_RDMA_ABI_VERSION;
+	attr->sys_image_guid = ibdev->node_guid;
+	attr->max_pd = DIBS_RDMA_MAX_PD;
+	attr->page_size_cap = PAGE_SIZE;
+	attr->atomic_cap = IB_ATOMIC_NONE;
+	attr->max_pkeys = 1;
+	attr->max_fast_reg_page_list_len = 0;
+	/* one DMB per remotely accessible MR, once MRs exist */
+	attr->max_mr_size = 0;
+	return 0;
+}
+
+int dibs_rdma_query_port(struct ib_device *ibdev, u32 port,
+			 struct ib_port_attr *attr)
+{
+	struct dibs_rdma_dev *ddev = to_ddev(ibdev);
+
+	/* the core zeroes *attr */
+	attr->state = IB_PORT_ACTIVE;
+	attr->phys_state = IB_PORT_PHYS_STATE_LINK_UP;
+	attr->max_mtu = IB_MTU_4096;
+	attr->active_mtu = IB_MTU_4096;
+	attr->gid_tbl_len = 1;
+	attr->pkey_tbl_len = 1;
+	attr->lid = ddev->lid;
+	attr->sm_lid = 0;
+	attr->lmc = 0;
+	attr->max_vl_num = 1;
+	attr->max_msg_sz = 0x80000000;
+	attr->active_width = IB_WIDTH_1X;
+	attr->active_speed = IB_SPEED_EDR;
+	return 0;
+}
+
+int dibs_rdma_get_port_immutable(struct ib_device *ibdev, u32 port,
+				 struct ib_port_immutable *immutable)
+{
+	struct ib_port_attr attr = {};
+	int rc;
+
+	rc = ib_query_port(ibdev, port, &attr);
+	if (rc)
+		return rc;
+	immutable->pkey_tbl_len = attr.pkey_tbl_len;
+	immutable->gid_tbl_len = attr.gid_tbl_len;
+	/* IB transport without MADs: no SMI/GSI QPs, no subnet manager */
+	immutable->core_cap_flags = RDMA_CORE_PORT_IBA_IB;
+	immutable->max_mad_size = 0;
+	return 0;
+}
+
+enum rdma_link_layer dibs_rdma_get_link_layer(struct ib_device *ibdev, u32 port)
+{
+	return IB_LINK_LAYER_INFINIBAND;
+}
+
+int dibs_rdma_query_gid(struct ib_device *ibdev, u32 port, int index,
+			union ib_gid *gid)
+{
+	struct dibs_rdma_dev *ddev = to_ddev(ibdev);
+
+	if (index != 0)
+		return -EINVAL;
+	BUILD_BUG_ON(sizeof(gid->raw) != sizeof(ddev->dibs->gid.b));
+	memcpy(gid->raw, ddev->dibs->gid.b, sizeof(gid->raw));
+	return 0;
+}
+
+int dibs_rdma_query_pkey(struct ib_device *ibdev, u32 port, u16 index, u16 *pkey)
+{
+	if (index != 0)
+		return -EINVAL;
+	*pkey = IB_DEFAULT_PKEY_FULL;
+	return 0;
+}
+
+int dibs_rdma_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata)
+{
+	return 0;
+}
+
+void dibs_rdma_dealloc_ucontext(struct ib_ucontext *ibuc)
+{
+}
+
+/*
+ * The device goes away while a process still has it open: nothing of the
+ * process is mapped from the device yet, so there is nothing to revoke.
+ * Having this op lets ib_uverbs disassociate the context (the process gets
+ * IBV_EVENT_DEVICE_FATAL) instead of blocking the removal until it exits.
+ */
+void dibs_rdma_disassociate_ucontext(struct ib_ucontext *ibuc)
+{
+}
+
+int dibs_rdma_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	struct dibs_rdma_dev *ddev = to_ddev(ibpd->device);
+
+	if (atomic_inc_return(&ddev->nr_pds) > DIBS_RDMA_MAX_PD) {
+		atomic_dec(&ddev->nr_pds);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int dibs_rdma_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	atomic_dec(&to_ddev(ibpd->device)->nr_pds);
+	return 0;
+}
