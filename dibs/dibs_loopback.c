@@ -34,6 +34,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/wait_bit.h>
 
 #include "dibs_loopback.h"
 
@@ -116,11 +117,27 @@ static struct dibs_lo_dev *dibs_lo_find_peer(struct dibs_lo_dev *lo,
 
 static void dibs_lo_node_put(struct dibs_lo_dmb_node *node)
 {
-	if (!refcount_dec_and_test(&node->refcnt))
+	if (!refcount_dec_and_test(&node->refcnt)) {
+		/* an unregister of lent memory may wait for the last user */
+		if (node->lent)
+			wake_up_var(&node->refcnt);
 		return;
-	kfree(node->cpu_addr);
+	}
+	if (!node->lent)
+		kfree(node->cpu_addr);
 	put_device(&node->owner->dev);
 	kfree(node);
+}
+
+/*
+ * Drop the registration reference of an unhashed node. Lent memory goes back
+ * to the client on return, so wait until no move_data or attachment uses it.
+ */
+static void dibs_lo_node_release(struct dibs_lo_dmb_node *node)
+{
+	if (node->lent)
+		wait_var_event(&node->refcnt, refcount_read(&node->refcnt) == 1);
+	dibs_lo_node_put(node);
 }
 
 static u16 dibs_lo_get_fabric_id(struct dibs_dev *dibs)
@@ -179,7 +196,8 @@ static int dibs_lo_register_dmb(struct dibs_dev *dibs, struct dibs_dmb *dmb,
 	u64 tok;
 	int rc;
 
-	if (!dmb->dmb_len || dmb->dmb_len > DIBS_LO_MAX_DMB_LEN)
+	if (!dmb->dmb_len || dmb->dmb_len > (dmb->cpu_addr ? DIBS_LO_MAX_LENT_LEN :
+					      DIBS_LO_MAX_DMB_LEN))
 		return -EINVAL;
 	rc = dibs_lo_alloc_idx(lo, dmb->idx, &idx);
 	if (rc)
@@ -190,8 +208,10 @@ static int dibs_lo_register_dmb(struct dibs_dev *dibs, struct dibs_dmb *dmb,
 		rc = -ENOMEM;
 		goto err_idx;
 	}
-	node->cpu_addr = kzalloc(dmb->dmb_len, GFP_KERNEL | __GFP_NOWARN |
-				 __GFP_NORETRY | __GFP_NOMEMALLOC);
+	node->lent = dmb->cpu_addr;
+	node->cpu_addr = node->lent ? dmb->cpu_addr :
+		kzalloc(dmb->dmb_len, GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY |
+			__GFP_NOMEMALLOC);
 	if (!node->cpu_addr) {
 		rc = -ENOMEM;
 		goto err_node;
@@ -238,8 +258,8 @@ static int dibs_lo_unregister_dmb(struct dibs_dev *dibs, struct dibs_dmb *dmb)
 	hash_del(&node->list);
 	write_unlock_bh(&dibs_lo_lock);
 
-	clear_bit(node->sba_idx, to_lo(dibs)->sba_idx_mask);
-	dibs_lo_node_put(node);
+	dibs_lo_node_release(node);
+	clear_bit(dmb->idx, to_lo(dibs)->sba_idx_mask);
 	return 0;
 }
 
@@ -491,7 +511,7 @@ static void dibs_lo_dev_remove(struct dibs_lo_dev *lo)
 	write_unlock_bh(&dibs_lo_lock);
 
 	hlist_for_each_entry_safe(node, tmp, &orphans, list)
-		dibs_lo_node_put(node);
+		dibs_lo_node_release(node);
 	list_for_each_entry_safe(a, atmp, &attached, list) {
 		dibs_lo_node_put(a->node);
 		kfree(a);

@@ -13,8 +13,10 @@
 
 #define DIBS_LO_DMBS_HASH_BITS	12
 #define DIBS_LO_MAX_DMBS	5000
-/* largest DMB: physically contiguous (clients such as SMC need that) */
+/* largest DMB the device allocates: physically contiguous, as SMC needs */
 #define DIBS_LO_MAX_DMB_LEN	(4U << 20)
+/* largest DMB in memory lent by the client */
+#define DIBS_LO_MAX_LENT_LEN	(1U << 31)
 /* loopback devices dibs_lo0 .. dibs_lo<DIBS_LO_MAX_DEVS - 1> */
 #define DIBS_LO_MAX_DEVS	64
 #define DIBS_LO_VLANS		4096
@@ -36,6 +38,8 @@ struct dibs_lo_dmb_node {
 	uuid_t rgid;
 	/* the owning device, referenced (get_device) while the node lives */
 	struct dibs_dev *owner;
+	/* cpu_addr is the client's memory: unregister waits for other refs */
+	bool lent;
 	refcount_t refcnt;
 };
 

@@ -988,6 +988,89 @@ out:
 	return rc;
 }
 
+struct lent_arg {
+	struct dibs_dev *dev;
+	u64 tok;
+	bool detached;
+	struct completion done;
+};
+
+static int lent_detacher(void *data)
+{
+	struct lent_arg *arg = data;
+
+	msleep(100);
+	WRITE_ONCE(arg->detached, true);
+	dibs_detach_dmb(arg->dev, arg->tok);
+	complete(&arg->done);
+	return 0;
+}
+
+static int case_lent_memory(void)
+{
+	const u32 len = 8 << 20;	/* beyond what the device allocates itself */
+	struct tclient *a = &tcs[0];
+	struct dibs_dmb dmb = { .dmb_len = len }, map = {};
+	struct lent_arg arg = {};
+	struct task_struct *t;
+	struct dibs_dev *f1, *f2;
+	u8 buf[32], *mem;
+	int rc = 0;
+
+	memset(buf, 0x77, sizeof(buf));
+	mem = vzalloc(len);
+	tc_reset(a, 0, "test_a");
+	f1 = dibs_loopback_create(TEST_DEV_ID, TEST_FABRIC);
+	f2 = dibs_loopback_create(TEST_DEV_ID + 1, TEST_FABRIC);
+	if (!mem || IS_ERR(f1) || IS_ERR(f2) || dibs_register_client(&a->client)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	dmb.cpu_addr = mem;
+	if (dibs_register_dmb(f1, &dmb, &a->client) || dmb.cpu_addr != mem) {
+		pr_err("  lent memory refused or not used\n");
+		rc = -EINVAL;
+		goto out_client;
+	}
+	/* writes land in the lent memory, up to its last byte */
+	if (dibs_move_data(f2, dmb.dmb_tok, 0, false, len - sizeof(buf), buf,
+			   sizeof(buf)) || memcmp(mem + len - sizeof(buf), buf, sizeof(buf)))
+		rc = -EINVAL;
+	/* an attachment keeps unregister waiting until it is detached */
+	map.dmb_tok = dmb.dmb_tok;
+	if (dibs_attach_dmb(f2, &map) || map.cpu_addr != mem) {
+		pr_err("  attach of lent memory failed\n");
+		dibs_unregister_dmb(f1, &dmb);
+		rc = -EINVAL;
+		goto out_client;
+	}
+	arg = (struct lent_arg){ .dev = f2, .tok = dmb.dmb_tok };
+	init_completion(&arg.done);
+	t = kthread_run(lent_detacher, &arg, "test_dibs/lent");
+	if (IS_ERR(t)) {
+		dibs_detach_dmb(f2, dmb.dmb_tok);
+		complete(&arg.done);
+	}
+	if (dibs_unregister_dmb(f1, &dmb))
+		rc = -EINVAL;
+	if (!IS_ERR(t) && !READ_ONCE(arg.detached)) {
+		pr_err("  unregister of lent memory returned while attached\n");
+		rc = -EINVAL;
+	}
+	wait_for_completion(&arg.done);
+	if (dev_dmbs(f1))
+		rc = -EINVAL;
+out_client:
+	dibs_unregister_client(&a->client);
+out:
+	if (!IS_ERR(f2))
+		dibs_loopback_destroy(f2);
+	if (!IS_ERR(f1))
+		dibs_loopback_destroy(f1);
+	vfree(mem);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const struct {
@@ -1003,6 +1086,7 @@ static const struct {
 	{ "attach_detach", case_attach_detach },
 	{ "remove_with_dmbs", case_remove_with_dmbs },
 	{ "concurrent_move_data", case_concurrent_move_data },
+	{ "lent_memory", case_lent_memory },
 };
 
 static int __init test_dibs_init(void)

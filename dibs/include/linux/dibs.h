@@ -39,7 +39,12 @@ struct dibs_dmb {
 	u64 dmb_tok;
 	/* GID of the only remote device allowed to write; null uuid = any */
 	uuid_t rgid;
-	/* buffer address, set by register_dmb() / attach_dmb() */
+	/*
+	 * buffer address, set by register_dmb() / attach_dmb(). A client may
+	 * set it before register_dmb() to lend its own memory (kernel virtual,
+	 * dmb_len bytes, valid until unregister_dmb() returns) to devices that
+	 * support that (loopback); others refuse with -EOPNOTSUPP.
+	 */
 	void *cpu_addr;
 	/* buffer length in bytes */
 	u32 dmb_len;
@@ -212,12 +217,12 @@ struct dibs_dev_ops {
 	/**
 	 * register_dmb() - allocate and register a DMB
 	 * @dev: local device that owns the DMB
-	 * @dmb: in: dmb_len, rgid, idx (0 = any), vlan; out: dmb_tok,
-	 *	 cpu_addr, idx, dma_addr
+	 * @dmb: in: dmb_len, rgid, idx (0 = any), vlan, cpu_addr (NULL, or
+	 *	 memory lent by the client); out: dmb_tok, cpu_addr, idx, dma_addr
 	 * @client: the owning client
 	 *
 	 * Return: 0, -EINVAL for a bad length, -ENOSPC if no index is free,
-	 * -ENOMEM
+	 * -ENOMEM, -EOPNOTSUPP if lent memory is not supported
 	 */
 	int (*register_dmb)(struct dibs_dev *dev, struct dibs_dmb *dmb,
 			    struct dibs_client *client);
@@ -226,6 +231,10 @@ struct dibs_dev_ops {
 	 * @dev: the device that owns the DMB
 	 * @dmb: the DMB as filled by register_dmb()
 	 *
+	 * For lent memory, waits until no device accesses it any more
+	 * (attachments included): the client may free it on return.
+	 *
+	 * Context: process context when the memory was lent.
 	 * Return: 0, or -EINVAL if @dev owns no DMB with this token
 	 */
 	int (*unregister_dmb)(struct dibs_dev *dev, struct dibs_dmb *dmb);
