@@ -6,12 +6,29 @@
 #define _DIBS_RDMA_H
 
 #include <linux/dibs.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/xarray.h>
+#include <rdma/ib_umem.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/dibs-rdma-abi.h>
 
-/* Limits the driver reports (and will enforce). */
+/* Limits the driver reports and enforces. */
 #define DIBS_RDMA_MAX_PD	1024
+#define DIBS_RDMA_MAX_QP	1024
+#define DIBS_RDMA_MAX_CQ	1024
+#define DIBS_RDMA_MAX_CQE	65536
+#define DIBS_RDMA_MAX_WR	4096
+#define DIBS_RDMA_MAX_SGE	16
+#define DIBS_RDMA_MAX_INLINE	256
+#define DIBS_RDMA_MAX_MR	0x100000
+/* a remotely accessible MR is one DMB: at most this long */
+#define DIBS_RDMA_MAX_MR_SIZE	BIT_ULL(31)
+#define DIBS_RDMA_MAX_MSG	BIT(24)
+#define DIBS_RDMA_MAX_RD_ATOM	16
 #define DIBS_RDMA_VENDOR_ID	0xffffff	/* no IEEE OUI: a software device */
+/* how long a SEND waits for room in the peer's receive ring (RNR) */
+#define DIBS_RDMA_RNR_TIMEOUT_MS	2000
 
 /*
  * LID and GID scheme
@@ -21,18 +38,69 @@
  * among all dibs_rdma devices of this kernel (the extent of a loopback
  * fabric): allocated from 1 up in the unicast range, released when the
  * device goes away. There is no subnet manager; the port is ACTIVE as soon
- * as the device is registered.
+ * as the device is registered. A QP's destination is found by GID when the
+ * address has a GRH, else by LID, and must be reachable on the dibs fabric
+ * (dibs_query_remote_gid()).
  */
 #define DIBS_RDMA_LID_MIN	1
 #define DIBS_RDMA_LID_MAX	0xbfff
+
+/*
+ * Receive ring
+ * ------------
+ * Every RC QP owns one DMB on its dibs device: a ring of DIBS_RDMA_RING_SLOTS
+ * slots that its connected peer fills with SEND and WRITE_WITH_IMM messages
+ * (move_data with the signal flag). The owner's dibs handle_irq() drains it
+ * into posted receive WQEs, in order; a message waits in the ring until a
+ * receive is posted. The consumer index lives in the ring header, and the
+ * sender reads it through attach_dmb() to know how much room is left.
+ */
+#define DIBS_RDMA_RING_SLOTS	64
+#define DIBS_RDMA_SLOT_DATA	(4096 - sizeof(struct dibs_rdma_slot_hdr))
+
+/*
+ * A slot is written in two move_data() calls: everything after @seq, then
+ * @seq with the signal flag, so a slot whose @seq matches is complete.
+ */
+struct dibs_rdma_slot_hdr {
+	u64 seq;	/* producer sequence number of this slot, + 1 */
+	u32 opcode;	/* DIBS_RDMA_MSG_* */
+	u32 len;	/* payload bytes in this slot */
+	u32 total;	/* message length, or the RDMA write's length */
+	u32 imm;	/* immediate data, network order */
+	u32 flags;	/* DIBS_RDMA_SLOT_* */
+	u32 src_qpn;
+};
+
+#define DIBS_RDMA_MSG_SEND	1
+#define DIBS_RDMA_MSG_WRITE_IMM	2
+#define DIBS_RDMA_SLOT_FIRST	BIT(0)
+#define DIBS_RDMA_SLOT_LAST	BIT(1)
+#define DIBS_RDMA_SLOT_IMM	BIT(2)
+#define DIBS_RDMA_SLOT_SOLICITED BIT(3)
+
+struct dibs_rdma_slot {
+	struct dibs_rdma_slot_hdr hdr;
+	u8 data[4096 - sizeof(struct dibs_rdma_slot_hdr)];
+};
+
+struct dibs_rdma_ring {
+	/* slots consumed by the owner; read by the sender */
+	u64 cons;
+	u64 pad[7];
+	struct dibs_rdma_slot slots[DIBS_RDMA_RING_SLOTS];
+};
 
 struct dibs_rdma_dev {
 	struct ib_device ibdev;
 	/* the dibs device; valid until del_dev() unregisters us */
 	struct dibs_dev *dibs;
 	u16 lid;
-	/* protection domains allocated, at most DIBS_RDMA_MAX_PD */
 	atomic_t nr_pds;
+	atomic_t nr_cqs;
+	/* QPs by qp_num, and by the DMB index of their receive ring */
+	struct xarray qps;
+	struct xarray rings;
 };
 
 struct dibs_rdma_ucontext {
@@ -43,10 +111,119 @@ struct dibs_rdma_pd {
 	struct ib_pd ibpd;
 };
 
+/*
+ * A memory region: the user's pages pinned (umem) and mapped contiguously
+ * (vmap); with remote access it is also a DMB lent to the dibs device, whose
+ * token the fabric directory (dibs_rdma_mrs, by key) records. lkey == rkey.
+ */
+struct dibs_rdma_mr {
+	struct ib_mr ibmr;
+	struct dibs_rdma_dev *ddev;
+	struct ib_umem *umem;
+	void *vaddr;		/* kernel address of iova */
+	u64 iova;
+	u64 length;
+	int access;
+	bool has_dmb;
+	struct dibs_dmb dmb;
+	/* lookups by key hold a reference; dereg waits for them */
+	refcount_t ref;
+	struct completion released;
+};
+
+/* Is [addr, addr + len) inside @mr? */
+static inline bool dibs_rdma_mr_covers(const struct dibs_rdma_mr *mr, u64 addr,
+				       u64 len)
+{
+	return addr >= mr->iova && len <= mr->length &&
+	       addr - mr->iova <= mr->length - len;
+}
+
+struct dibs_rdma_cq {
+	struct ib_cq ibcq;
+	/* guards everything below; taken with irqsave */
+	spinlock_t lock;
+	struct ib_wc *queue;
+	u32 size;		/* entries in queue: ibcq.cqe + 1 */
+	u32 head;		/* next to poll */
+	u32 count;		/* valid entries */
+	u8 notify;		/* 0, IB_CQ_NEXT_COMP or IB_CQ_SOLICITED */
+	bool overflow;
+};
+
+struct dibs_rdma_recv_wqe {
+	u64 wr_id;
+	u32 num_sge;
+	struct ib_sge sge[DIBS_RDMA_MAX_SGE];
+};
+
+struct dibs_rdma_qp {
+	struct ib_qp ibqp;
+	struct dibs_rdma_dev *ddev;
+	/* lookups by qpn/ring index hold a reference; destroy waits for them */
+	refcount_t ref;
+	struct completion released;
+
+	/* serialises post_send and state changes */
+	struct mutex sq_lock;
+	/* serialises the receive side: RQ, ring draining */
+	struct mutex rq_lock;
+
+	enum ib_qp_state state;
+	int access;		/* qp_access_flags */
+	bool sig_all;
+	struct ib_qp_cap cap;
+	/* destination, set at RTR */
+	u32 dest_qpn;
+	u16 dlid;
+	bool has_grh;
+	union ib_gid dgid;
+
+	/* receive queue (rq_lock) */
+	struct dibs_rdma_recv_wqe *rq;
+	u32 rq_head, rq_count;
+	/* bytes of the current multi-slot message already placed */
+	u32 rx_off;
+
+	/* our receive ring, a DMB on our dibs device */
+	struct dibs_dmb ring_dmb;
+	struct dibs_rdma_ring *ring;
+	u64 ring_cons;		/* rq_lock */
+
+	/* the peer's ring (sq_lock): attached while connected */
+	struct dibs_dmb peer_ring_dmb;
+	struct dibs_rdma_ring *peer_ring;
+	u64 peer_prod;
+	/* bounce buffer for one outgoing slot (sq_lock) */
+	struct dibs_rdma_slot *tx_slot;
+};
+
 static inline struct dibs_rdma_dev *to_ddev(struct ib_device *ibdev)
 {
 	return container_of(ibdev, struct dibs_rdma_dev, ibdev);
 }
+
+static inline struct dibs_rdma_cq *to_dcq(struct ib_cq *ibcq)
+{
+	return container_of(ibcq, struct dibs_rdma_cq, ibcq);
+}
+
+static inline struct dibs_rdma_qp *to_dqp(struct ib_qp *ibqp)
+{
+	return container_of(ibqp, struct dibs_rdma_qp, ibqp);
+}
+
+static inline struct dibs_rdma_mr *to_dmr(struct ib_mr *ibmr)
+{
+	return container_of(ibmr, struct dibs_rdma_mr, ibmr);
+}
+
+extern struct dibs_client dibs_rdma_client;
+
+/* dibs_rdma_main.c */
+struct dibs_rdma_dev *dibs_rdma_dev_by_lid(u16 lid);
+struct dibs_rdma_dev *dibs_rdma_dev_by_gid(const union ib_gid *gid);
+void dibs_rdma_dev_put(struct dibs_rdma_dev *ddev);
 
 /* dibs_rdma_verbs.c */
 int dibs_rdma_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
@@ -64,5 +241,41 @@ void dibs_rdma_dealloc_ucontext(struct ib_ucontext *ibuc);
 void dibs_rdma_disassociate_ucontext(struct ib_ucontext *ibuc);
 int dibs_rdma_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 int dibs_rdma_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
+
+/* dibs_rdma_mr.c */
+struct ib_mr *dibs_rdma_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
+				    u64 iova, int access, struct ib_udata *udata);
+int dibs_rdma_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+struct dibs_rdma_mr *dibs_rdma_mr_get(u32 key);
+void dibs_rdma_mr_put(struct dibs_rdma_mr *mr);
+
+/* dibs_rdma_cq.c */
+int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
+			struct ib_udata *udata);
+int dibs_rdma_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
+int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc);
+int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
+void dibs_rdma_cq_post(struct dibs_rdma_cq *cq, const struct ib_wc *wc,
+		       bool solicited);
+
+/* dibs_rdma_qp.c */
+int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
+			struct ib_udata *udata);
+int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+			struct ib_udata *udata);
+int dibs_rdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		       struct ib_qp_init_attr *init);
+int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata);
+int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
+			const struct ib_recv_wr **bad_wr);
+struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn);
+void dibs_rdma_qp_put(struct dibs_rdma_qp *qp);
+void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
+void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);
+
+/* dibs_rdma_req.c */
+int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+			const struct ib_send_wr **bad_wr);
+void dibs_rdma_detach_peer(struct dibs_rdma_qp *qp);
 
 #endif /* _DIBS_RDMA_H */

@@ -9,18 +9,54 @@
  */
 #define pr_fmt(fmt) "dibs_rdma: " fmt
 
-#include <linux/idr.h>
 #include <linux/module.h>
+#include <linux/xarray.h>
 
 #include "dibs_rdma.h"
 
 MODULE_DESCRIPTION("RDMA verbs over dibs devices");
 MODULE_LICENSE("GPL");
 
-/* LIDs of all dibs_rdma devices (see "LID and GID scheme" in dibs_rdma.h) */
-static DEFINE_IDA(dibs_rdma_lids);
+/*
+ * All dibs_rdma devices by LID (see "LID and GID scheme" in dibs_rdma.h).
+ * Lookups take an ib_device reference under the xarray lock; unregistering
+ * a device waits for those references.
+ */
+static DEFINE_XARRAY_ALLOC(dibs_rdma_lids);
 
-static struct dibs_client dibs_rdma_client;
+struct dibs_rdma_dev *dibs_rdma_dev_by_lid(u16 lid)
+{
+	struct dibs_rdma_dev *ddev;
+
+	xa_lock(&dibs_rdma_lids);
+	ddev = xa_load(&dibs_rdma_lids, lid);
+	if (ddev && !ib_device_try_get(&ddev->ibdev))
+		ddev = NULL;
+	xa_unlock(&dibs_rdma_lids);
+	return ddev;
+}
+
+struct dibs_rdma_dev *dibs_rdma_dev_by_gid(const union ib_gid *gid)
+{
+	struct dibs_rdma_dev *ddev, *found = NULL;
+	unsigned long lid;
+
+	xa_lock(&dibs_rdma_lids);
+	xa_for_each(&dibs_rdma_lids, lid, ddev) {
+		if (!memcmp(ddev->dibs->gid.b, gid->raw, sizeof(gid->raw)) &&
+		    ib_device_try_get(&ddev->ibdev)) {
+			found = ddev;
+			break;
+		}
+	}
+	xa_unlock(&dibs_rdma_lids);
+	return found;
+}
+
+void dibs_rdma_dev_put(struct dibs_rdma_dev *ddev)
+{
+	ib_device_put(&ddev->ibdev);
+}
 
 static const struct ib_device_ops dibs_rdma_dev_ops = {
 	.owner = THIS_MODULE,
@@ -29,17 +65,31 @@ static const struct ib_device_ops dibs_rdma_dev_ops = {
 
 	.alloc_pd = dibs_rdma_alloc_pd,
 	.alloc_ucontext = dibs_rdma_alloc_ucontext,
+	.create_cq = dibs_rdma_create_cq,
+	.create_qp = dibs_rdma_create_qp,
 	.dealloc_pd = dibs_rdma_dealloc_pd,
 	.dealloc_ucontext = dibs_rdma_dealloc_ucontext,
+	.dereg_mr = dibs_rdma_dereg_mr,
+	.destroy_cq = dibs_rdma_destroy_cq,
+	.destroy_qp = dibs_rdma_destroy_qp,
 	.disassociate_ucontext = dibs_rdma_disassociate_ucontext,
 	.get_link_layer = dibs_rdma_get_link_layer,
 	.get_port_immutable = dibs_rdma_get_port_immutable,
+	.modify_qp = dibs_rdma_modify_qp,
+	.poll_cq = dibs_rdma_poll_cq,
+	.post_recv = dibs_rdma_post_recv,
+	.post_send = dibs_rdma_post_send,
 	.query_device = dibs_rdma_query_device,
 	.query_gid = dibs_rdma_query_gid,
 	.query_pkey = dibs_rdma_query_pkey,
 	.query_port = dibs_rdma_query_port,
+	.query_qp = dibs_rdma_query_qp,
+	.reg_user_mr = dibs_rdma_reg_user_mr,
+	.req_notify_cq = dibs_rdma_req_notify_cq,
 
+	INIT_RDMA_OBJ_SIZE(ib_cq, dibs_rdma_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, dibs_rdma_pd, ibpd),
+	INIT_RDMA_OBJ_SIZE(ib_qp, dibs_rdma_qp, ibqp),
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, dibs_rdma_ucontext, ibuc),
 };
 
@@ -47,22 +97,25 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 {
 	struct dibs_rdma_dev *ddev;
 	struct ib_device *ibdev;
-	int lid, rc;
+	u32 lid;
+	int rc;
 
 	ddev = ib_alloc_device(dibs_rdma_dev, ibdev);
 	if (!ddev) {
 		dev_err(&dibs->dev, "dibs_rdma: cannot allocate ib_device\n");
 		return;
 	}
-	lid = ida_alloc_range(&dibs_rdma_lids, DIBS_RDMA_LID_MIN,
-			      DIBS_RDMA_LID_MAX, GFP_KERNEL);
-	if (lid < 0) {
-		rc = lid;
+	/* not found by lookups until registered: ib_device_try_get() fails */
+	rc = xa_alloc(&dibs_rdma_lids, &lid, ddev,
+		      XA_LIMIT(DIBS_RDMA_LID_MIN, DIBS_RDMA_LID_MAX), GFP_KERNEL);
+	if (rc)
 		goto err_dealloc;
-	}
 	ddev->lid = lid;
 	ddev->dibs = dibs;
 	atomic_set(&ddev->nr_pds, 0);
+	atomic_set(&ddev->nr_cqs, 0);
+	xa_init_flags(&ddev->qps, XA_FLAGS_ALLOC);
+	xa_init(&ddev->rings);
 
 	ibdev = &ddev->ibdev;
 	ibdev->node_type = RDMA_NODE_IB_CA;
@@ -75,7 +128,20 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 				  BIT_ULL(IB_USER_VERBS_CMD_QUERY_DEVICE) |
 				  BIT_ULL(IB_USER_VERBS_CMD_QUERY_PORT) |
 				  BIT_ULL(IB_USER_VERBS_CMD_ALLOC_PD) |
-				  BIT_ULL(IB_USER_VERBS_CMD_DEALLOC_PD);
+				  BIT_ULL(IB_USER_VERBS_CMD_DEALLOC_PD) |
+				  BIT_ULL(IB_USER_VERBS_CMD_REG_MR) |
+				  BIT_ULL(IB_USER_VERBS_CMD_DEREG_MR) |
+				  BIT_ULL(IB_USER_VERBS_CMD_CREATE_COMP_CHANNEL) |
+				  BIT_ULL(IB_USER_VERBS_CMD_CREATE_CQ) |
+				  BIT_ULL(IB_USER_VERBS_CMD_DESTROY_CQ) |
+				  BIT_ULL(IB_USER_VERBS_CMD_POLL_CQ) |
+				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ) |
+				  BIT_ULL(IB_USER_VERBS_CMD_CREATE_QP) |
+				  BIT_ULL(IB_USER_VERBS_CMD_MODIFY_QP) |
+				  BIT_ULL(IB_USER_VERBS_CMD_QUERY_QP) |
+				  BIT_ULL(IB_USER_VERBS_CMD_DESTROY_QP) |
+				  BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
+				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV);
 	ib_set_device_ops(ibdev, &dibs_rdma_dev_ops);
 
 	rc = ib_register_device(ibdev, dev_name(&dibs->dev), NULL);
@@ -85,7 +151,7 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 	return;
 
 err_lid:
-	ida_free(&dibs_rdma_lids, ddev->lid);
+	xa_erase(&dibs_rdma_lids, ddev->lid);
 err_dealloc:
 	ib_dealloc_device(&ddev->ibdev);
 	dev_err(&dibs->dev, "dibs_rdma: cannot register ib_device: %d\n", rc);
@@ -99,19 +165,21 @@ static void dibs_rdma_del_dev(struct dibs_dev *dibs)
 	if (!ddev)
 		return;
 	lid = ddev->lid;
+	/* no new lookups; unregistering waits for those in progress */
+	xa_erase(&dibs_rdma_lids, lid);
 	/* disassociates open user contexts: they see IBV_EVENT_DEVICE_FATAL */
 	ib_unregister_device(&ddev->ibdev);
 	ib_dealloc_device(&ddev->ibdev);
-	ida_free(&dibs_rdma_lids, lid);
 	dibs_set_priv(dibs, &dibs_rdma_client, NULL);
 }
 
 static const struct dibs_client_ops dibs_rdma_client_ops = {
 	.add_dev = dibs_rdma_add_dev,
 	.del_dev = dibs_rdma_del_dev,
+	.handle_irq = dibs_rdma_ring_irq,
 };
 
-static struct dibs_client dibs_rdma_client = {
+struct dibs_client dibs_rdma_client = {
 	.name = "dibs_rdma",
 	.ops = &dibs_rdma_client_ops,
 };
@@ -124,7 +192,6 @@ static int __init dibs_rdma_init(void)
 static void __exit dibs_rdma_exit(void)
 {
 	dibs_unregister_client(&dibs_rdma_client);
-	ida_destroy(&dibs_rdma_lids);
 }
 
 module_init(dibs_rdma_init);

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dibs_rdma: device, port and protection domain verbs.
- *
- * Only what is implemented is advertised: the limits of objects this driver
- * cannot create yet (QP, CQ, MR) are reported as zero.
  */
 #include <linux/string.h>
 #include <rdma/ib_mad.h>
@@ -21,12 +18,23 @@ int dibs_rdma_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->hw_ver = DIBS_RDMA_ABI_VERSION;
 	attr->sys_image_guid = ibdev->node_guid;
 	attr->max_pd = DIBS_RDMA_MAX_PD;
+	attr->max_qp = DIBS_RDMA_MAX_QP;
+	attr->max_qp_wr = DIBS_RDMA_MAX_WR;
+	attr->max_send_sge = DIBS_RDMA_MAX_SGE;
+	attr->max_recv_sge = DIBS_RDMA_MAX_SGE;
+	attr->max_sge_rd = DIBS_RDMA_MAX_SGE;
+	attr->max_cq = DIBS_RDMA_MAX_CQ;
+	attr->max_cqe = DIBS_RDMA_MAX_CQE;
+	attr->max_mr = DIBS_RDMA_MAX_MR;
+	/* a remotely accessible MR is one DMB (a lent DMB on loopback) */
+	attr->max_mr_size = DIBS_RDMA_MAX_MR_SIZE;
 	attr->page_size_cap = PAGE_SIZE;
-	attr->atomic_cap = IB_ATOMIC_NONE;
+	attr->max_qp_rd_atom = DIBS_RDMA_MAX_RD_ATOM;
+	attr->max_qp_init_rd_atom = DIBS_RDMA_MAX_RD_ATOM;
+	attr->max_res_rd_atom = DIBS_RDMA_MAX_RD_ATOM * DIBS_RDMA_MAX_QP;
+	/* atomics are CPU atomics on the target memory */
+	attr->atomic_cap = IB_ATOMIC_GLOB;
 	attr->max_pkeys = 1;
-	attr->max_fast_reg_page_list_len = 0;
-	/* one DMB per remotely accessible MR, once MRs exist */
-	attr->max_mr_size = 0;
 	return 0;
 }
 
@@ -46,7 +54,7 @@ int dibs_rdma_query_port(struct ib_device *ibdev, u32 port,
 	attr->sm_lid = 0;
 	attr->lmc = 0;
 	attr->max_vl_num = 1;
-	attr->max_msg_sz = 0x80000000;
+	attr->max_msg_sz = DIBS_RDMA_MAX_MSG;
 	attr->active_width = IB_WIDTH_1X;
 	attr->active_speed = IB_SPEED_EDR;
 	return 0;

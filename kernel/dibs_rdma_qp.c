@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dibs_rdma: RC queue pairs - state machine, receive queue and the receive
+ * ring (see "Receive ring" in dibs_rdma.h).
+ */
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "dibs_rdma.h"
+
+struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn)
+{
+	struct dibs_rdma_qp *qp;
+
+	xa_lock(&ddev->qps);
+	qp = xa_load(&ddev->qps, qpn);
+	if (qp && !refcount_inc_not_zero(&qp->ref))
+		qp = NULL;
+	xa_unlock(&ddev->qps);
+	return qp;
+}
+
+void dibs_rdma_qp_put(struct dibs_rdma_qp *qp)
+{
+	if (refcount_dec_and_test(&qp->ref))
+		complete(&qp->released);
+}
+
+/* Complete every posted receive with a flush error. Caller holds rq_lock. */
+static void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
+{
+	struct ib_wc wc = {
+		.status = IB_WC_WR_FLUSH_ERR,
+		.opcode = IB_WC_RECV,
+		.qp = &qp->ibqp,
+	};
+
+	while (qp->rq_count) {
+		wc.wr_id = qp->rq[qp->rq_head].wr_id;
+		qp->rq_head = (qp->rq_head + 1) % qp->cap.max_recv_wr;
+		qp->rq_count--;
+		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc, false);
+	}
+	qp->rx_off = 0;
+}
+
+/* Move @qp to the error state. Caller holds rq_lock. */
+static void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp)
+{
+	WRITE_ONCE(qp->state, IB_QPS_ERR);
+	dibs_rdma_flush_rq(qp);
+}
+
+void dibs_rdma_qp_error(struct dibs_rdma_qp *qp)
+{
+	mutex_lock(&qp->rq_lock);
+	dibs_rdma_qp_error_locked(qp);
+	mutex_unlock(&qp->rq_lock);
+}
+
+int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
+			struct ib_udata *udata)
+{
+	struct dibs_rdma_dev *ddev = to_ddev(ibqp->device);
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	struct ib_qp_cap *cap = &attr->cap;
+	u32 qpn;
+	int rc;
+
+	if (attr->qp_type != IB_QPT_RC || attr->srq || attr->create_flags)
+		return -EOPNOTSUPP;
+	if (!cap->max_send_wr || cap->max_send_wr > DIBS_RDMA_MAX_WR ||
+	    !cap->max_recv_wr || cap->max_recv_wr > DIBS_RDMA_MAX_WR ||
+	    cap->max_send_sge > DIBS_RDMA_MAX_SGE ||
+	    cap->max_recv_sge > DIBS_RDMA_MAX_SGE ||
+	    cap->max_inline_data > DIBS_RDMA_MAX_INLINE)
+		return -EINVAL;
+	cap->max_send_sge = DIBS_RDMA_MAX_SGE;
+	cap->max_recv_sge = DIBS_RDMA_MAX_SGE;
+	cap->max_inline_data = DIBS_RDMA_MAX_INLINE;
+
+	qp->ddev = ddev;
+	refcount_set(&qp->ref, 1);
+	init_completion(&qp->released);
+	mutex_init(&qp->sq_lock);
+	mutex_init(&qp->rq_lock);
+	qp->state = IB_QPS_RESET;
+	qp->sig_all = attr->sq_sig_type == IB_SIGNAL_ALL_WR;
+	qp->cap = *cap;
+
+	qp->rq = kvcalloc(cap->max_recv_wr, sizeof(*qp->rq), GFP_KERNEL);
+	qp->tx_slot = kmalloc(sizeof(*qp->tx_slot), GFP_KERNEL);
+	if (!qp->rq || !qp->tx_slot) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	qp->ring_dmb.dmb_len = sizeof(struct dibs_rdma_ring);
+	rc = dibs_register_dmb(ddev->dibs, &qp->ring_dmb, &dibs_rdma_client);
+	if (rc)
+		goto err_free;
+	qp->ring = qp->ring_dmb.cpu_addr;
+
+	rc = xa_alloc(&ddev->qps, &qpn, qp, XA_LIMIT(2, DIBS_RDMA_MAX_QP + 1),
+		      GFP_KERNEL);
+	if (rc)
+		goto err_dmb;
+	rc = xa_insert(&ddev->rings, qp->ring_dmb.idx, qp, GFP_KERNEL);
+	if (rc)
+		goto err_qpn;
+	ibqp->qp_num = qpn;
+	return 0;
+
+err_qpn:
+	xa_erase(&ddev->qps, qpn);
+err_dmb:
+	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+err_free:
+	kfree(qp->tx_slot);
+	kvfree(qp->rq);
+	return rc == -EBUSY ? -ENOMEM : rc;
+}
+
+int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
+{
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	struct dibs_rdma_dev *ddev = qp->ddev;
+
+	xa_erase(&ddev->rings, qp->ring_dmb.idx);
+	xa_erase(&ddev->qps, ibqp->qp_num);
+	dibs_rdma_qp_put(qp);
+	wait_for_completion(&qp->released);
+
+	dibs_rdma_detach_peer(qp);
+	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+	kfree(qp->tx_slot);
+	kvfree(qp->rq);
+	return 0;
+}
+
+/* Forget queued messages and posted receives. Caller holds both locks. */
+static void dibs_rdma_qp_reset(struct dibs_rdma_qp *qp)
+{
+	dibs_rdma_detach_peer(qp);
+	qp->rq_head = 0;
+	qp->rq_count = 0;
+	qp->rx_off = 0;
+	qp->ring_cons = 0;
+	memset(qp->ring, 0, sizeof(*qp->ring));
+}
+
+int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+			struct ib_udata *udata)
+{
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	enum ib_qp_state cur, new;
+	int rc = 0;
+
+	if (mask & ~IB_QP_ATTR_STANDARD_BITS)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&qp->sq_lock);
+	mutex_lock(&qp->rq_lock);
+	cur = mask & IB_QP_CUR_STATE ? attr->cur_qp_state : qp->state;
+	new = mask & IB_QP_STATE ? attr->qp_state : cur;
+	if (cur != qp->state || !ib_modify_qp_is_ok(cur, new, IB_QPT_RC, mask)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((mask & IB_QP_PORT) && attr->port_num != 1) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((mask & IB_QP_PKEY_INDEX) && attr->pkey_index != 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (((mask & IB_QP_MAX_QP_RD_ATOMIC) &&
+	     attr->max_rd_atomic > DIBS_RDMA_MAX_RD_ATOM) ||
+	    ((mask & IB_QP_MAX_DEST_RD_ATOMIC) &&
+	     attr->max_dest_rd_atomic > DIBS_RDMA_MAX_RD_ATOM)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (mask & IB_QP_AV) {
+		const struct ib_global_route *grh = rdma_ah_read_grh(&attr->ah_attr);
+
+		qp->has_grh = rdma_ah_get_ah_flags(&attr->ah_attr) & IB_AH_GRH;
+		if (qp->has_grh)
+			qp->dgid = grh->dgid;
+		qp->dlid = rdma_ah_get_dlid(&attr->ah_attr);
+	}
+	if (mask & IB_QP_ACCESS_FLAGS)
+		WRITE_ONCE(qp->access, attr->qp_access_flags);
+	if (mask & IB_QP_DEST_QPN)
+		qp->dest_qpn = attr->dest_qp_num;
+
+	if (mask & IB_QP_STATE) {
+		if (new == IB_QPS_RESET)
+			dibs_rdma_qp_reset(qp);
+		else if (new == IB_QPS_ERR)
+			dibs_rdma_qp_error_locked(qp);
+		WRITE_ONCE(qp->state, new);
+	}
+out:
+	mutex_unlock(&qp->rq_lock);
+	mutex_unlock(&qp->sq_lock);
+	return rc;
+}
+
+int dibs_rdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		       struct ib_qp_init_attr *init)
+{
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+
+	memset(attr, 0, sizeof(*attr));
+	memset(init, 0, sizeof(*init));
+	mutex_lock(&qp->sq_lock);
+	attr->qp_state = qp->state;
+	attr->cur_qp_state = qp->state;
+	attr->path_mtu = IB_MTU_4096;
+	attr->qp_access_flags = qp->access;
+	attr->cap = qp->cap;
+	attr->dest_qp_num = qp->dest_qpn;
+	attr->port_num = 1;
+	attr->max_rd_atomic = DIBS_RDMA_MAX_RD_ATOM;
+	attr->max_dest_rd_atomic = DIBS_RDMA_MAX_RD_ATOM;
+	attr->ah_attr.type = RDMA_AH_ATTR_TYPE_IB;
+	rdma_ah_set_dlid(&attr->ah_attr, qp->dlid);
+	rdma_ah_set_port_num(&attr->ah_attr, 1);
+	if (qp->has_grh) {
+		rdma_ah_set_ah_flags(&attr->ah_attr, IB_AH_GRH);
+		rdma_ah_set_dgid_raw(&attr->ah_attr, qp->dgid.raw);
+	}
+	mutex_unlock(&qp->sq_lock);
+
+	init->qp_type = IB_QPT_RC;
+	init->send_cq = ibqp->send_cq;
+	init->recv_cq = ibqp->recv_cq;
+	init->cap = qp->cap;
+	init->sq_sig_type = qp->sig_all ? IB_SIGNAL_ALL_WR : IB_SIGNAL_REQ_WR;
+	return 0;
+}
+
+/*
+ * Copy @len bytes from @src into the receive WQE's buffers at @off. Returns
+ * an ib_wc_status: local protection and length errors are the receiver's.
+ */
+static enum ib_wc_status dibs_rdma_place(struct dibs_rdma_qp *qp,
+					 struct dibs_rdma_recv_wqe *wqe,
+					 u32 off, const void *src, u32 len)
+{
+	enum ib_wc_status status = IB_WC_SUCCESS;
+	u32 i;
+
+	for (i = 0; i < wqe->num_sge && len; i++) {
+		struct ib_sge *sge = &wqe->sge[i];
+		struct dibs_rdma_mr *mr;
+		u32 n;
+
+		if (off >= sge->length) {
+			off -= sge->length;
+			continue;
+		}
+		n = min(len, sge->length - off);
+		mr = dibs_rdma_mr_get(sge->lkey);
+		if (!mr || mr->ddev != qp->ddev || mr->ibmr.pd != qp->ibqp.pd ||
+		    !(mr->access & IB_ACCESS_LOCAL_WRITE) ||
+		    !dibs_rdma_mr_covers(mr, sge->addr, sge->length)) {
+			if (mr)
+				dibs_rdma_mr_put(mr);
+			return IB_WC_LOC_PROT_ERR;
+		}
+		memcpy(mr->vaddr + (sge->addr - mr->iova) + off, src, n);
+		dibs_rdma_mr_put(mr);
+		src += n;
+		len -= n;
+		off = 0;
+	}
+	if (len)
+		status = IB_WC_LOC_LEN_ERR;
+	return status;
+}
+
+/* Deliver complete messages from our ring to posted receives. */
+static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
+{
+	struct dibs_rdma_ring *ring = qp->ring;
+
+	lockdep_assert_held(&qp->rq_lock);
+	while (qp->state == IB_QPS_RTR || qp->state == IB_QPS_RTS) {
+		struct dibs_rdma_slot *slot;
+		struct dibs_rdma_recv_wqe *wqe;
+		struct ib_wc wc = {};
+		enum ib_wc_status status;
+		u32 flags;
+
+		slot = &ring->slots[qp->ring_cons % DIBS_RDMA_RING_SLOTS];
+		if (READ_ONCE(slot->hdr.seq) != qp->ring_cons + 1)
+			break;
+		/* the slot's body was written before its seq */
+		smp_rmb();
+		if (!qp->rq_count)
+			break;	/* waits for post_recv (receiver not ready) */
+		wqe = &qp->rq[qp->rq_head];
+		flags = slot->hdr.flags;
+		status = IB_WC_SUCCESS;
+		if (slot->hdr.opcode == DIBS_RDMA_MSG_SEND)
+			status = dibs_rdma_place(qp, wqe, qp->rx_off, slot->data,
+						 min_t(u32, slot->hdr.len,
+						       DIBS_RDMA_SLOT_DATA));
+		qp->rx_off += slot->hdr.len;
+		qp->ring_cons++;
+		/* tell the sender the slot is free */
+		smp_store_release(&ring->cons, qp->ring_cons);
+		if (!(flags & DIBS_RDMA_SLOT_LAST) && status == IB_WC_SUCCESS)
+			continue;
+
+		wc.wr_id = wqe->wr_id;
+		wc.status = status;
+		wc.opcode = slot->hdr.opcode == DIBS_RDMA_MSG_SEND ?
+			    IB_WC_RECV : IB_WC_RECV_RDMA_WITH_IMM;
+		wc.byte_len = slot->hdr.total;
+		wc.qp = &qp->ibqp;
+		wc.src_qp = slot->hdr.src_qpn;
+		wc.slid = qp->dlid;
+		wc.port_num = 1;
+		if (flags & DIBS_RDMA_SLOT_IMM) {
+			wc.wc_flags |= IB_WC_WITH_IMM;
+			wc.ex.imm_data = (__force __be32)slot->hdr.imm;
+		}
+		qp->rq_head = (qp->rq_head + 1) % qp->cap.max_recv_wr;
+		qp->rq_count--;
+		qp->rx_off = 0;
+		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc,
+				  flags & DIBS_RDMA_SLOT_SOLICITED);
+		if (status != IB_WC_SUCCESS)
+			dibs_rdma_qp_error_locked(qp);
+	}
+}
+
+int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
+			const struct ib_recv_wr **bad_wr)
+{
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	int rc = 0;
+
+	mutex_lock(&qp->rq_lock);
+	for (; wr; wr = wr->next) {
+		struct dibs_rdma_recv_wqe *wqe;
+
+		if (qp->state == IB_QPS_RESET || wr->num_sge < 0 ||
+		    wr->num_sge > qp->cap.max_recv_sge) {
+			rc = -EINVAL;
+			break;
+		}
+		if (qp->rq_count == qp->cap.max_recv_wr) {
+			rc = -ENOMEM;
+			break;
+		}
+		wqe = &qp->rq[(qp->rq_head + qp->rq_count) % qp->cap.max_recv_wr];
+		wqe->wr_id = wr->wr_id;
+		wqe->num_sge = wr->num_sge;
+		memcpy(wqe->sge, wr->sg_list, wr->num_sge * sizeof(*wr->sg_list));
+		qp->rq_count++;
+	}
+	if (rc)
+		*bad_wr = wr;
+	if (qp->state == IB_QPS_ERR)
+		dibs_rdma_flush_rq(qp);
+	else
+		dibs_rdma_drain(qp);
+	mutex_unlock(&qp->rq_lock);
+	return rc;
+}
+
+/* dibs signal on one of our rings: a peer wrote a message. */
+void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask)
+{
+	struct dibs_rdma_dev *ddev = dibs_get_priv(dibs, &dibs_rdma_client);
+	struct dibs_rdma_qp *qp;
+
+	if (!ddev)
+		return;
+	xa_lock(&ddev->rings);
+	qp = xa_load(&ddev->rings, idx);
+	if (qp && !refcount_inc_not_zero(&qp->ref))
+		qp = NULL;
+	xa_unlock(&ddev->rings);
+	if (!qp)
+		return;
+	mutex_lock(&qp->rq_lock);
+	dibs_rdma_drain(qp);
+	mutex_unlock(&qp->rq_lock);
+	dibs_rdma_qp_put(qp);
+}

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dibs_rdma: the requester - post_send.
+ *
+ * Work requests execute synchronously in the caller's context, in order:
+ *   RDMA WRITE		dibs move_data() into the target MR's DMB
+ *   RDMA READ, atomics	attach_dmb() of the target MR's DMB, copy or atomic
+ *			op on it, detach_dmb()
+ *   SEND, WRITE_WITH_IMM	slots in the peer QP's receive ring + signal
+ * The target MR is found by rkey in the fabric directory, and checked as a
+ * responder would: it must belong to the connected peer QP's device and PD,
+ * allow the access, and cover the range. A failed check completes the WR
+ * with an error, moves the QP to the error state and flushes what follows;
+ * nothing is written.
+ */
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/uaccess.h>
+
+#include "dibs_rdma.h"
+
+/* A local SGE resolved to kernel memory. */
+struct dibs_rdma_lsge {
+	void *vaddr;
+	u32 len;
+};
+
+/* Everything one work request needs, resolved up front. */
+struct dibs_rdma_wqe_ctx {
+	struct dibs_rdma_qp *qp;
+	const struct ib_send_wr *wr;
+	struct dibs_rdma_lsge lsge[DIBS_RDMA_MAX_SGE];
+	struct dibs_rdma_mr *lmr[DIBS_RDMA_MAX_SGE];
+	int nsge;
+	u64 total;
+	u8 inline_buf[DIBS_RDMA_MAX_INLINE];
+	/* the connected peer */
+	struct dibs_rdma_dev *peer_dev;
+	struct dibs_rdma_qp *peer;
+};
+
+void dibs_rdma_detach_peer(struct dibs_rdma_qp *qp)
+{
+	if (!qp->peer_ring)
+		return;
+	dibs_detach_dmb(qp->ddev->dibs, qp->peer_ring_dmb.dmb_tok);
+	qp->peer_ring = NULL;
+	qp->peer_prod = 0;
+}
+
+static void dibs_rdma_ctx_release(struct dibs_rdma_wqe_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->nsge; i++)
+		if (c->lmr[i])
+			dibs_rdma_mr_put(c->lmr[i]);
+	if (c->peer)
+		dibs_rdma_qp_put(c->peer);
+	if (c->peer_dev)
+		dibs_rdma_dev_put(c->peer_dev);
+}
+
+/* Resolve the local SGEs (or inline data) of the WR. */
+static enum ib_wc_status dibs_rdma_resolve_local(struct dibs_rdma_wqe_ctx *c,
+						 bool write)
+{
+	const struct ib_send_wr *wr = c->wr;
+	struct dibs_rdma_qp *qp = c->qp;
+	int i;
+
+	if ((wr->send_flags & IB_SEND_INLINE) && !write) {
+		for (i = 0; i < wr->num_sge; i++) {
+			u32 len = wr->sg_list[i].length;
+
+			if (c->total + len > DIBS_RDMA_MAX_INLINE)
+				return IB_WC_LOC_LEN_ERR;
+			/* post_send runs in the process that posted the WR */
+			if (copy_from_user(c->inline_buf + c->total,
+					   u64_to_user_ptr(wr->sg_list[i].addr), len))
+				return IB_WC_LOC_PROT_ERR;
+			c->total += len;
+		}
+		if (c->total) {
+			c->lsge[0].vaddr = c->inline_buf;
+			c->lsge[0].len = c->total;
+			c->nsge = 1;
+		}
+		return IB_WC_SUCCESS;
+	}
+
+	for (i = 0; i < wr->num_sge; i++) {
+		const struct ib_sge *sge = &wr->sg_list[i];
+		struct dibs_rdma_mr *mr;
+
+		if (!sge->length)
+			continue;
+		mr = dibs_rdma_mr_get(sge->lkey);
+		c->lmr[c->nsge] = mr;
+		c->nsge++;
+		if (!mr || mr->ddev != qp->ddev || mr->ibmr.pd != qp->ibqp.pd ||
+		    (write && !(mr->access & IB_ACCESS_LOCAL_WRITE)) ||
+		    !dibs_rdma_mr_covers(mr, sge->addr, sge->length))
+			return IB_WC_LOC_PROT_ERR;
+		c->lsge[c->nsge - 1].vaddr = mr->vaddr + (sge->addr - mr->iova);
+		c->lsge[c->nsge - 1].len = sge->length;
+		c->total += sge->length;
+	}
+	if (c->total > DIBS_RDMA_MAX_MSG)
+		return IB_WC_LOC_LEN_ERR;
+	return IB_WC_SUCCESS;
+}
+
+/*
+ * Find the connected peer QP: by GID or LID, reachable on the dibs fabric,
+ * ready to receive, and connected back to us.
+ */
+static enum ib_wc_status dibs_rdma_resolve_peer(struct dibs_rdma_wqe_ctx *c)
+{
+	struct dibs_rdma_qp *qp = c->qp, *peer;
+
+	c->peer_dev = qp->has_grh ? dibs_rdma_dev_by_gid(&qp->dgid) :
+				    dibs_rdma_dev_by_lid(qp->dlid);
+	if (!c->peer_dev)
+		return IB_WC_RETRY_EXC_ERR;
+	if (dibs_query_remote_gid(qp->ddev->dibs, &c->peer_dev->dibs->gid, 0, 0))
+		return IB_WC_RETRY_EXC_ERR;
+	peer = dibs_rdma_qp_get(c->peer_dev, qp->dest_qpn);
+	c->peer = peer;
+	if (!peer)
+		return IB_WC_RETRY_EXC_ERR;
+	if (READ_ONCE(peer->state) != IB_QPS_RTR &&
+	    READ_ONCE(peer->state) != IB_QPS_RTS)
+		return IB_WC_RETRY_EXC_ERR;
+	if (peer->dest_qpn != qp->ibqp.qp_num || peer->dlid != qp->ddev->lid)
+		return IB_WC_RETRY_EXC_ERR;
+	return IB_WC_SUCCESS;
+}
+
+/* Find and check the target MR of an RDMA or atomic WR. */
+static enum ib_wc_status dibs_rdma_target(struct dibs_rdma_wqe_ctx *c, u32 rkey,
+					  u64 raddr, u64 len, int access,
+					  struct dibs_rdma_mr **out)
+{
+	struct dibs_rdma_mr *mr = dibs_rdma_mr_get(rkey);
+
+	*out = mr;
+	if (!mr || mr->ddev != c->peer_dev || !mr->has_dmb ||
+	    mr->ibmr.pd != c->peer->ibqp.pd || !(mr->access & access) ||
+	    !(READ_ONCE(c->peer->access) & access) ||
+	    !dibs_rdma_mr_covers(mr, raddr, len))
+		return IB_WC_REM_ACCESS_ERR;
+	return IB_WC_SUCCESS;
+}
+
+static enum ib_wc_status dibs_rdma_write(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_rdma_wr *wr = rdma_wr(c->wr);
+	enum ib_wc_status st;
+	struct dibs_rdma_mr *mr;
+	u64 off;
+	int i;
+
+	st = dibs_rdma_target(c, wr->rkey, wr->remote_addr, c->total,
+			      IB_ACCESS_REMOTE_WRITE, &mr);
+	if (st != IB_WC_SUCCESS)
+		goto out;
+	off = wr->remote_addr - mr->iova;
+	for (i = 0; i < c->nsge; i++) {
+		if (dibs_move_data(c->qp->ddev->dibs, mr->dmb.dmb_tok, 0, false,
+				   off, c->lsge[i].vaddr, c->lsge[i].len)) {
+			st = IB_WC_REM_ACCESS_ERR;
+			break;
+		}
+		off += c->lsge[i].len;
+	}
+out:
+	if (mr)
+		dibs_rdma_mr_put(mr);
+	return st;
+}
+
+/* READ and atomics: map the target DMB, work on it, unmap. */
+static enum ib_wc_status dibs_rdma_read_atomic(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_send_wr *wr = c->wr;
+	bool atomic = wr->opcode != IB_WR_RDMA_READ;
+	struct dibs_dmb map = {};
+	enum ib_wc_status st;
+	struct dibs_rdma_mr *mr;
+	u64 raddr, orig;
+	u32 rkey;
+	void *p;
+	int i;
+
+	if (atomic) {
+		raddr = atomic_wr(wr)->remote_addr;
+		rkey = atomic_wr(wr)->rkey;
+		if (c->total != sizeof(u64) || c->nsge != 1)
+			return IB_WC_LOC_LEN_ERR;
+		if (raddr % sizeof(u64))
+			return IB_WC_REM_INV_REQ_ERR;
+	} else {
+		raddr = rdma_wr(wr)->remote_addr;
+		rkey = rdma_wr(wr)->rkey;
+	}
+	st = dibs_rdma_target(c, rkey, raddr, c->total,
+			      atomic ? IB_ACCESS_REMOTE_ATOMIC :
+				       IB_ACCESS_REMOTE_READ, &mr);
+	if (st != IB_WC_SUCCESS || !c->total)
+		goto out;
+
+	map.dmb_tok = mr->dmb.dmb_tok;
+	if (dibs_attach_dmb(c->qp->ddev->dibs, &map)) {
+		st = IB_WC_REM_ACCESS_ERR;
+		goto out;
+	}
+	p = map.cpu_addr + (raddr - mr->iova);
+	if (wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP) {
+		orig = cmpxchg64((u64 *)p, atomic_wr(wr)->compare_add,
+				 atomic_wr(wr)->swap);
+		memcpy(c->lsge[0].vaddr, &orig, sizeof(orig));
+	} else if (wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD) {
+		orig = atomic64_fetch_add(atomic_wr(wr)->compare_add,
+					  (atomic64_t *)p);
+		memcpy(c->lsge[0].vaddr, &orig, sizeof(orig));
+	} else {
+		for (i = 0; i < c->nsge; i++) {
+			memcpy(c->lsge[i].vaddr, p, c->lsge[i].len);
+			p += c->lsge[i].len;
+		}
+	}
+	dibs_detach_dmb(c->qp->ddev->dibs, map.dmb_tok);
+out:
+	if (mr)
+		dibs_rdma_mr_put(mr);
+	return st;
+}
+
+/* Attach the connected peer's receive ring (once per connection). */
+static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
+{
+	struct dibs_rdma_qp *qp = c->qp;
+
+	if (qp->peer_ring && qp->peer_ring_dmb.dmb_tok == c->peer->ring_dmb.dmb_tok)
+		return 0;
+	dibs_rdma_detach_peer(qp);
+	qp->peer_ring_dmb = (struct dibs_dmb){ .dmb_tok = c->peer->ring_dmb.dmb_tok };
+	if (dibs_attach_dmb(qp->ddev->dibs, &qp->peer_ring_dmb))
+		return -ENOENT;
+	qp->peer_ring = qp->peer_ring_dmb.cpu_addr;
+	/* a fresh connection: continue where the receiver stands */
+	qp->peer_prod = smp_load_acquire(&qp->peer_ring->cons);
+	return 0;
+}
+
+/* Write one slot into the peer's ring; waits while the ring is full. */
+static enum ib_wc_status dibs_rdma_put_slot(struct dibs_rdma_wqe_ctx *c,
+					    struct dibs_rdma_slot *slot, u32 len)
+{
+	struct dibs_rdma_qp *qp = c->qp;
+	unsigned long deadline = jiffies + msecs_to_jiffies(DIBS_RDMA_RNR_TIMEOUT_MS);
+	u64 tok = qp->peer_ring_dmb.dmb_tok, seq;
+	unsigned int off;
+
+	/* pairs with the receiver's smp_store_release() of cons after it read the slot */
+	while (qp->peer_prod - smp_load_acquire(&qp->peer_ring->cons) >=
+	       DIBS_RDMA_RING_SLOTS) {
+		if (time_after(jiffies, deadline))
+			return IB_WC_RNR_RETRY_EXC_ERR;
+		usleep_range(20, 100);
+	}
+	off = offsetof(struct dibs_rdma_ring,
+		       slots[qp->peer_prod % DIBS_RDMA_RING_SLOTS]);
+	/* the body first, then the sequence number with the signal */
+	if (dibs_move_data(qp->ddev->dibs, tok, 0, false, off + sizeof(u64),
+			   (u8 *)slot + sizeof(u64),
+			   sizeof(slot->hdr) - sizeof(u64) + len))
+		return IB_WC_REM_OP_ERR;
+	seq = qp->peer_prod + 1;
+	if (dibs_move_data(qp->ddev->dibs, tok, 0, true, off, &seq, sizeof(seq)))
+		return IB_WC_REM_OP_ERR;
+	qp->peer_prod++;
+	return IB_WC_SUCCESS;
+}
+
+static enum ib_wc_status dibs_rdma_send(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_send_wr *wr = c->wr;
+	struct dibs_rdma_slot *slot = c->qp->tx_slot;
+	enum ib_wc_status st = IB_WC_SUCCESS;
+	bool imm = wr->opcode == IB_WR_SEND_WITH_IMM ||
+		   wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM;
+	u64 left = c->total;
+	u32 sge_off = 0;
+	int i = 0;
+
+	if (wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM) {
+		st = dibs_rdma_write(c);
+		if (st != IB_WC_SUCCESS)
+			return st;
+		left = 0;
+	}
+	if (dibs_rdma_attach_peer(c))
+		return IB_WC_RETRY_EXC_ERR;
+
+	slot->hdr.opcode = wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM ?
+			   DIBS_RDMA_MSG_WRITE_IMM : DIBS_RDMA_MSG_SEND;
+	slot->hdr.total = c->total;
+	slot->hdr.imm = imm ? (__force u32)wr->ex.imm_data : 0;
+	slot->hdr.src_qpn = c->qp->ibqp.qp_num;
+	slot->hdr.flags = DIBS_RDMA_SLOT_FIRST | (imm ? DIBS_RDMA_SLOT_IMM : 0);
+	do {
+		u32 len = 0;
+
+		if (slot->hdr.opcode == DIBS_RDMA_MSG_SEND) {
+			/* gather the next slot's worth from the local SGEs */
+			while (len < DIBS_RDMA_SLOT_DATA && i < c->nsge) {
+				u32 n = min_t(u32, DIBS_RDMA_SLOT_DATA - len,
+					      c->lsge[i].len - sge_off);
+
+				memcpy(slot->data + len, c->lsge[i].vaddr + sge_off, n);
+				len += n;
+				sge_off += n;
+				if (sge_off == c->lsge[i].len) {
+					i++;
+					sge_off = 0;
+				}
+			}
+		}
+		left -= len;
+		slot->hdr.len = len;
+		if (!left) {
+			slot->hdr.flags |= DIBS_RDMA_SLOT_LAST;
+			if (wr->send_flags & IB_SEND_SOLICITED)
+				slot->hdr.flags |= DIBS_RDMA_SLOT_SOLICITED;
+		}
+		st = dibs_rdma_put_slot(c, slot, len);
+		slot->hdr.flags &= ~DIBS_RDMA_SLOT_FIRST;
+	} while (st == IB_WC_SUCCESS && left);
+	return st;
+}
+
+static enum ib_wc_opcode dibs_rdma_wc_opcode(enum ib_wr_opcode op)
+{
+	switch (op) {
+	case IB_WR_RDMA_READ:
+		return IB_WC_RDMA_READ;
+	case IB_WR_SEND:
+	case IB_WR_SEND_WITH_IMM:
+		return IB_WC_SEND;
+	case IB_WR_ATOMIC_CMP_AND_SWP:
+		return IB_WC_COMP_SWAP;
+	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		return IB_WC_FETCH_ADD;
+	default:
+		return IB_WC_RDMA_WRITE;
+	}
+}
+
+static enum ib_wc_status dibs_rdma_execute(struct dibs_rdma_qp *qp,
+					   const struct ib_send_wr *wr)
+{
+	struct dibs_rdma_wqe_ctx *c;
+	enum ib_wc_status st;
+	bool local_write = wr->opcode == IB_WR_RDMA_READ ||
+			   wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP ||
+			   wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return IB_WC_GENERAL_ERR;
+	c->qp = qp;
+	c->wr = wr;
+	st = dibs_rdma_resolve_local(c, local_write);
+	if (st == IB_WC_SUCCESS)
+		st = dibs_rdma_resolve_peer(c);
+	if (st != IB_WC_SUCCESS)
+		goto out;
+
+	switch (wr->opcode) {
+	case IB_WR_RDMA_WRITE:
+		st = dibs_rdma_write(c);
+		break;
+	case IB_WR_RDMA_READ:
+	case IB_WR_ATOMIC_CMP_AND_SWP:
+	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		st = dibs_rdma_read_atomic(c);
+		break;
+	default:
+		st = dibs_rdma_send(c);
+		break;
+	}
+out:
+	dibs_rdma_ctx_release(c);
+	kfree(c);
+	return st;
+}
+
+static bool dibs_rdma_opcode_ok(enum ib_wr_opcode op)
+{
+	switch (op) {
+	case IB_WR_RDMA_WRITE:
+	case IB_WR_RDMA_WRITE_WITH_IMM:
+	case IB_WR_SEND:
+	case IB_WR_SEND_WITH_IMM:
+	case IB_WR_RDMA_READ:
+	case IB_WR_ATOMIC_CMP_AND_SWP:
+	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+			const struct ib_send_wr **bad_wr)
+{
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	struct dibs_rdma_cq *scq = to_dcq(ibqp->send_cq);
+	int rc = 0;
+
+	mutex_lock(&qp->sq_lock);
+	for (; wr; wr = wr->next) {
+		struct ib_wc wc = {
+			.wr_id = wr->wr_id,
+			.opcode = dibs_rdma_wc_opcode(wr->opcode),
+			.qp = ibqp,
+		};
+		enum ib_qp_state state = READ_ONCE(qp->state);
+
+		if (!dibs_rdma_opcode_ok(wr->opcode) || wr->num_sge < 0 ||
+		    wr->num_sge > qp->cap.max_send_sge ||
+		    (state != IB_QPS_RTS && state != IB_QPS_ERR)) {
+			rc = -EINVAL;
+			break;
+		}
+		if (state == IB_QPS_ERR) {
+			wc.status = IB_WC_WR_FLUSH_ERR;
+			dibs_rdma_cq_post(scq, &wc, false);
+			continue;
+		}
+		wc.status = dibs_rdma_execute(qp, wr);
+		if (wc.status != IB_WC_SUCCESS) {
+			dibs_rdma_detach_peer(qp);
+			dibs_rdma_qp_error(qp);
+		}
+		if (wc.status != IB_WC_SUCCESS || qp->sig_all ||
+		    (wr->send_flags & IB_SEND_SIGNALED))
+			dibs_rdma_cq_post(scq, &wc, false);
+	}
+	if (rc)
+		*bad_wr = wr;
+	mutex_unlock(&qp->sq_lock);
+	return rc;
+}
