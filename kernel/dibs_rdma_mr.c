@@ -82,7 +82,9 @@ struct ib_mr *dibs_rdma_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 	if (!length || ((access & DIBS_RDMA_REMOTE_ACCESS) &&
 			length > DIBS_RDMA_MAX_MR_SIZE))
 		return ERR_PTR(-EINVAL);
-	if (access & ~(IB_ACCESS_LOCAL_WRITE | DIBS_RDMA_REMOTE_ACCESS))
+	/* optional flags (relaxed ordering) are hints a driver may ignore */
+	if (access & ~(IB_ACCESS_LOCAL_WRITE | DIBS_RDMA_REMOTE_ACCESS |
+		       IB_ACCESS_OPTIONAL))
 		return ERR_PTR(-EOPNOTSUPP);
 
 	mr = kzalloc(sizeof(*mr), GFP_KERNEL);

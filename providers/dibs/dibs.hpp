@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The dibs rdma-core provider (libdibs-rdmav34.so): its objects, the C boundary, and the verbs
+// implemented in verbs.cpp, cq.cpp and qp.cpp. dibs.cpp registers the provider and holds the
+// one verbs_context_ops table.
+//
+// Objects: each embeds the libibverbs object as its first member (to_dibs_*() convert back).
+// The provider allocates and frees them all, except the context: libibverbs calloc()s that one
+// (_verbs_init_and_alloc_context), so it is a trivial type released with free().
+//
+// The C boundary: libibverbs calls the ops through C function pointers, so no exception may
+// leave them. Slow-path verbs run their body through create_boundary()/errno_boundary(), which
+// turn any exception into an errno value; the fast-path verbs (poll, post, notify) cannot
+// throw and are plain noexcept forwarders.
+#ifndef DIBS_PROVIDER_DIBS_HPP
+#define DIBS_PROVIDER_DIBS_HPP
+
+#include "verbs_abi.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <system_error>
+#include <type_traits>
+
+namespace dibs::provider {
+
+// ---- objects ----------------------------------------------------------------------------------
+
+struct dibs_device {
+    verbs_device ibdev;
+};
+
+/// Allocated by libibverbs with calloc(sizeof(dibs_context)): keep it trivial.
+struct dibs_context {
+    verbs_context ibctx;
+};
+
+struct dibs_pd {
+    ibv_pd ibpd;
+};
+
+struct dibs_mr {
+    verbs_mr vmr;
+};
+
+struct dibs_cq {
+    ibv_cq ibcq;
+};
+
+struct dibs_qp {
+    ibv_qp ibqp;
+};
+
+static_assert(std::is_standard_layout_v<dibs_device> && offsetof(dibs_device, ibdev) == 0);
+static_assert(std::is_trivial_v<dibs_context> && offsetof(dibs_context, ibctx) == 0);
+static_assert(std::is_standard_layout_v<dibs_pd> && offsetof(dibs_pd, ibpd) == 0);
+static_assert(std::is_standard_layout_v<dibs_mr> && offsetof(dibs_mr, vmr) == 0);
+static_assert(std::is_standard_layout_v<dibs_cq> && offsetof(dibs_cq, ibcq) == 0);
+static_assert(std::is_standard_layout_v<dibs_qp> && offsetof(dibs_qp, ibqp) == 0);
+
+// A standard-layout object and its first member are pointer-interconvertible: these casts are
+// the container_of of the C providers.
+// NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
+[[nodiscard]] inline dibs_device* to_dibs_device(verbs_device* ibdev) noexcept {
+    return reinterpret_cast<dibs_device*>(ibdev);
+}
+[[nodiscard]] inline dibs_context* to_dibs_context(ibv_context* ibctx) noexcept {
+    return reinterpret_cast<dibs_context*>(verbs_get_ctx(ibctx));
+}
+[[nodiscard]] inline dibs_pd* to_dibs_pd(ibv_pd* ibpd) noexcept {
+    return reinterpret_cast<dibs_pd*>(ibpd);
+}
+[[nodiscard]] inline dibs_mr* to_dibs_mr(verbs_mr* vmr) noexcept {
+    return reinterpret_cast<dibs_mr*>(vmr);
+}
+[[nodiscard]] inline dibs_cq* to_dibs_cq(ibv_cq* ibcq) noexcept {
+    return reinterpret_cast<dibs_cq*>(ibcq);
+}
+[[nodiscard]] inline dibs_qp* to_dibs_qp(ibv_qp* ibqp) noexcept {
+    return reinterpret_cast<dibs_qp*>(ibqp);
+}
+// NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+
+// ---- the C boundary ---------------------------------------------------------------------------
+
+/// A failed step inside the provider: the errno value and the call that failed. Never leaves
+/// the provider.
+class verbs_error : public std::system_error {
+public:
+    verbs_error(int errnum, const char* call)
+        : std::system_error(errnum, std::generic_category(), call) {}
+};
+
+/// Converts what an ibv_cmd_* call returned into an errno value: 0 on success, otherwise a
+/// positive errno (most calls return it; a few return -1 with errno set, or -errno).
+[[nodiscard]] inline int cmd_errno(int ret) noexcept {
+    if (ret > 0) {
+        return ret;
+    }
+    if (ret == -1) {
+        return errno != 0 ? errno : EIO;
+    }
+    return -ret;
+}
+
+/// Throws verbs_error unless the ibv_cmd_* call `call` returned success.
+inline void check_cmd(int ret, const char* call) {
+    if (const int err = cmd_errno(ret); err != 0) {
+        throw verbs_error(err, call);
+    }
+}
+
+/// The errno value for the exception being handled. Call only inside a catch block.
+[[nodiscard]] int current_exception_errno() noexcept;
+
+/// Runs a verb that returns a pointer: the result of body(), or nullptr with errno set.
+template <class Body>
+[[nodiscard]] auto create_boundary(Body&& body) noexcept -> decltype(body()) {
+    try {
+        return body();
+    } catch (...) {
+        errno = current_exception_errno();
+        return nullptr;
+    }
+}
+
+/// Runs a verb that returns 0 or an errno value; body() returns that value or throws.
+template <class Body>
+[[nodiscard]] int errno_boundary(Body&& body) noexcept {
+    try {
+        return body();
+    } catch (...) {
+        return current_exception_errno();
+    }
+}
+
+// ---- verbs (the ops installed by alloc_context) -----------------------------------------------
+
+// verbs.cpp: device, port, protection domain, memory region.
+int query_device_ex(ibv_context* ibctx, const ibv_query_device_ex_input* input,
+                    ibv_device_attr_ex* attr, std::size_t attr_size) noexcept;
+int query_port(ibv_context* ibctx, std::uint8_t port_num, ibv_port_attr* attr) noexcept;
+ibv_pd* alloc_pd(ibv_context* ibctx) noexcept;
+int dealloc_pd(ibv_pd* ibpd) noexcept;
+ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_va,
+               int access) noexcept;
+int dereg_mr(verbs_mr* vmr) noexcept;
+
+// cq.cpp: completion queues, polled through the kernel (POLL_CQ) for now.
+ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel, int comp_vector) noexcept;
+int destroy_cq(ibv_cq* ibcq) noexcept;
+int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept;
+int req_notify_cq(ibv_cq* ibcq, int solicited_only) noexcept;
+
+// qp.cpp: queue pairs, posted through the kernel (POST_SEND/POST_RECV) for now.
+ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept;
+int modify_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask) noexcept;
+int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* init_attr) noexcept;
+int destroy_qp(ibv_qp* ibqp) noexcept;
+int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept;
+int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept;
+
+} // namespace dibs::provider
+
+#endif // DIBS_PROVIDER_DIBS_HPP

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// Device and port queries, protection domains and memory regions: all through the uverbs
+// commands, with no dibs-specific payload (the uapi header defines none yet).
+#include "dibs.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <span>
+
+namespace dibs::provider {
+
+int query_device_ex(ibv_context* ibctx, const ibv_query_device_ex_input* input,
+                    ibv_device_attr_ex* attr, std::size_t attr_size) noexcept {
+    ib_uverbs_ex_query_device_resp resp{};
+    std::size_t resp_size = sizeof(resp);
+    const int err =
+        cmd_errno(ibv_cmd_query_device_any(ibctx, input, attr, attr_size, &resp, &resp_size));
+    if (err != 0) {
+        return err;
+    }
+
+    // The kernel reports fw_ver as a number, 16 bits each for major.minor.sub_minor; fw_ver
+    // lies in orig_attr, which every caller's attr_size covers.
+    const std::uint64_t fw = resp.base.fw_ver;
+    const std::span<char> text{attr->orig_attr.fw_ver};
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg)
+    static_cast<void>(std::snprintf(text.data(), text.size(), "%" PRIu64 ".%" PRIu64 ".%" PRIu64,
+                                    (fw >> 32) & 0xffff, (fw >> 16) & 0xffff, fw & 0xffff));
+    return 0;
+}
+
+int query_port(ibv_context* ibctx, std::uint8_t port_num, ibv_port_attr* attr) noexcept {
+    struct ibv_query_port cmd {};
+    return cmd_errno(ibv_cmd_query_port(ibctx, port_num, attr, &cmd, sizeof(cmd)));
+}
+
+ibv_pd* alloc_pd(ibv_context* ibctx) noexcept {
+    return create_boundary([&] {
+        auto pd = std::make_unique<dibs_pd>();
+        struct ibv_alloc_pd cmd {};
+        ib_uverbs_alloc_pd_resp resp{};
+        check_cmd(ibv_cmd_alloc_pd(ibctx, &pd->ibpd, &cmd, sizeof(cmd), &resp, sizeof(resp)),
+                  "ibv_cmd_alloc_pd");
+        return &pd.release()->ibpd;
+    });
+}
+
+int dealloc_pd(ibv_pd* ibpd) noexcept {
+    // On failure the PD stays alive (the kernel still holds it) and the caller may retry.
+    if (const int err = cmd_errno(ibv_cmd_dealloc_pd(ibpd)); err != 0) {
+        return err;
+    }
+    const std::unique_ptr<dibs_pd> pd{to_dibs_pd(ibpd)}; // released here
+    return 0;
+}
+
+ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_va,
+               int access) noexcept {
+    return create_boundary([&] {
+        auto mr = std::make_unique<dibs_mr>();
+        struct ibv_reg_mr cmd {};
+        ib_uverbs_reg_mr_resp resp{};
+        check_cmd(ibv_cmd_reg_mr(ibpd, addr, length, hca_va, access, &mr->vmr, &cmd, sizeof(cmd),
+                                 &resp, sizeof(resp)),
+                  "ibv_cmd_reg_mr");
+        return &mr.release()->vmr.ibv_mr;
+    });
+}
+
+int dereg_mr(verbs_mr* vmr) noexcept {
+    if (const int err = cmd_errno(ibv_cmd_dereg_mr(vmr)); err != 0) {
+        return err;
+    }
+    const std::unique_ptr<dibs_mr> mr{to_dibs_mr(vmr)}; // released here
+    return 0;
+}
+
+} // namespace dibs::provider

@@ -1,0 +1,66 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# verbs-pair.sh KMOD_DIR PROVIDER TOOL [ARGS...] - run a verbs client/server
+# pair (perftest's ib_*_bw / ib_*_lat, or ibv_rc_pingpong) over dibs_lo0
+# inside the VM, and check the figures it reports.
+#
+# Loads ib_uverbs, dibs, dibs_loopback and dibs_rdma; PROVIDER is the build
+# tree's provider for RDMAV_DRIVERS. Server and client run on the same device
+# and exchange their addresses over TCP on 127.0.0.1. Fails if either side
+# fails or times out, or if a bandwidth/latency figure is missing or zero.
+set -u
+K=${1:?usage: verbs-pair.sh KMOD_DIR PROVIDER TOOL [ARGS...]}
+export RDMAV_DRIVERS=${2:?provider}
+tool=${3:?tool}
+shift 3
+T=${PAIR_TIMEOUT:-120}
+
+modprobe ib_uverbs || exit 1
+insmod "$K/dibs/dibs.ko" && insmod "$K/dibs/dibs_loopback.ko" &&
+	insmod "$K/kernel/dibs_rdma.ko" || { echo "cannot load the modules"; exit 1; }
+
+case $tool in
+ibv_rc_pingpong) dev="-d dibs_lo0" ;;
+*) dev="-d dibs_lo0 -F" ;;
+esac
+
+# shellcheck disable=SC2086 # $dev is two words on purpose
+timeout "$T" "$tool" $dev "$@" > /tmp/server.log 2>&1 &
+spid=$!
+sleep 1
+# shellcheck disable=SC2086
+timeout "$T" "$tool" $dev "$@" 127.0.0.1 > /tmp/client.log 2>&1
+crc=$?
+wait "$spid"
+src=$?
+echo "=== server ($tool $*): exit $src"
+cat /tmp/server.log
+echo "=== client: exit $crc"
+cat /tmp/client.log
+[ "$src" -eq 0 ] && [ "$crc" -eq 0 ] || { echo "FAIL: $tool exited $src/$crc"; exit 1; }
+
+# Figures: perftest prints a table after a "#bytes" header; rc_pingpong a
+# "N bytes in S seconds = R Mbit/sec" line.
+case $tool in
+ibv_rc_pingpong)
+	awk '/bytes in .* seconds =/ { if ($7 + 0 > 0) ok = 1 } END { exit !ok }' \
+		/tmp/client.log || { echo "FAIL: no throughput line"; exit 1; }
+	;;
+*_bw)
+	# columns: #bytes #iterations BW_peak BW_average MsgRate. Every row
+	# needs a message rate; tiny sizes may print a bandwidth of 0.00 MB/s,
+	# so the bandwidth is checked on the largest size.
+	awk '/^ *#bytes/ { t = 1; next } t && NF >= 5 && $1 ~ /^[0-9]+$/ {
+		n++; if ($5 + 0 <= 0) bad++; last = $4 }
+		END { exit !(n > 0 && !bad && last + 0 > 0) }' \
+		/tmp/client.log || { echo "FAIL: missing or zero bandwidth"; exit 1; }
+	;;
+*_lat)
+	# columns: #bytes #iterations t_min t_max t_typical t_avg ...
+	awk '/^ *#bytes/ { t = 1; next } t && NF >= 6 && $1 ~ /^[0-9]+$/ {
+		n++; if ($5 + 0 <= 0) bad++ } END { exit !(n > 0 && !bad) }' \
+		/tmp/client.log || { echo "FAIL: missing or zero latency"; exit 1; }
+	;;
+esac
+echo "PASS: $tool $*"
