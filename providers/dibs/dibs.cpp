@@ -129,11 +129,18 @@ void uninit_device(verbs_device* ibdev) noexcept {
     const std::unique_ptr<dibs_device> dev{to_dibs_device(ibdev)}; // released here
 }
 
+// Only the sentinel: match_device() decides (see verbs_match_ent).
+const verbs_match_ent dibs_match_table[] = {{.driver_data = nullptr,
+                                             .u = {.modalias = nullptr},
+                                             .vendor = 0,
+                                             .device = 0,
+                                             .kind = verbs_match_sentinel}};
+
 const verbs_device_ops dibs_device_ops = {
     .name = "dibs",
     .match_min_abi_version = abi_version,
     .match_max_abi_version = abi_version,
-    .match_table = nullptr, // match_device() decides alone
+    .match_table = dibs_match_table,
     .static_providers = nullptr,
     .match_device = match_device,
     .alloc_context = alloc_context,

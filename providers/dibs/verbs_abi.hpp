@@ -55,7 +55,11 @@ struct ccan_list_node {
 // ---- driver.h: matching and devices -----------------------------------------------------------
 
 /// One entry of a provider's match table (driver.h: VERBS_MATCH_SENTINEL/PCI/MODALIAS/DRIVER_ID
-/// in kind). The dibs provider matches in its match_device callback and passes no table.
+/// in kind). The dibs provider matches in its match_device callback; its table holds only the
+/// sentinel, but must exist: for a device with a known driver id (rxe0, mlx5_0, ...) libibverbs'
+/// try_drivers() walks every provider's table without a NULL check.
+enum : std::uint8_t { verbs_match_sentinel = 0 };
+
 struct verbs_match_ent {
     void* driver_data;
     union {

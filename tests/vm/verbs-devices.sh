@@ -50,6 +50,12 @@ if [ -n "$PROVIDER" ]; then
 	expect "ibv_devinfo: port active with the LID" sh -c \
 		"ibv_devinfo -d dibs_lo0 | grep -q 'state:.*PORT_ACTIVE' && ibv_devinfo -d dibs_lo0 | grep -q 'port_lid:.*$(printf %d "$l0")'"
 	ibv_devinfo -v -d dibs_lo0
+	# a device of another provider, with a known driver id, beside ours
+	expect "add rxe0 on lo" sh -c 'modprobe rdma_rxe && rdma link add rxe0 type rxe netdev lo'
+	expect "ibv_devices with rxe0 present" sh -c \
+		'ibv_devices > /tmp/devs && grep -q dibs_lo0 /tmp/devs && grep -q rxe0 /tmp/devs'
+	expect "ibv_devinfo of dibs_lo0 with rxe0 present" ibv_devinfo -d dibs_lo0
+	expect "remove rxe0" rdma link delete rxe0
 fi
 
 echo "# dibs devices coming and going"
