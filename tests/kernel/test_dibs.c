@@ -77,7 +77,7 @@ struct tclient {
 	/* handle_irq() */
 	int irqs;
 	unsigned int irq_idx;
-	u16 irq_mask;
+	int irq_mask;		/* element bits seen, OR-ed */
 	int irq_bad_context;
 	/* handle_event(); it sleeps on @unblock while @block_events is set */
 	bool block_events;
@@ -200,59 +200,35 @@ static void tc_reset(struct tclient *tc, int n, const char *name)
 	tc->client.ops = tc_ops[n];
 }
 
-static int tc_adds(struct tclient *tc, struct dibs_dev *dev)
+/* Read one of @tc's counters under its lock. */
+static int tc_read(struct tclient *tc, const int *field)
+{
+	int n;
+
+	spin_lock(&tc->lock);
+	n = *field;
+	spin_unlock(&tc->lock);
+	return n;
+}
+
+/* add_dev() (or, with @dels, del_dev()) calls @tc saw for @dev */
+static int tc_dev_calls(struct tclient *tc, struct dibs_dev *dev, bool dels)
 {
 	struct tc_dev_rec *r;
 	int n;
 
 	spin_lock(&tc->lock);
 	r = tc_rec(tc, dev);
-	n = r ? r->adds : -1;
+	n = r ? (dels ? r->dels : r->adds) : -1;
 	spin_unlock(&tc->lock);
 	return n;
 }
 
-static int tc_dels(struct tclient *tc, struct dibs_dev *dev)
-{
-	struct tc_dev_rec *r;
-	int n;
-
-	spin_lock(&tc->lock);
-	r = tc_rec(tc, dev);
-	n = r ? r->dels : -1;
-	spin_unlock(&tc->lock);
-	return n;
-}
-
-static int tc_irqs(struct tclient *tc)
-{
-	int n;
-
-	spin_lock(&tc->lock);
-	n = tc->irqs;
-	spin_unlock(&tc->lock);
-	return n;
-}
-
-static u16 tc_mask(struct tclient *tc)
-{
-	u16 m;
-
-	spin_lock(&tc->lock);
-	m = tc->irq_mask;
-	spin_unlock(&tc->lock);
-	return m;
-}
-
-static int tc_events(struct tclient *tc)
-{
-	int n;
-
-	spin_lock(&tc->lock);
-	n = tc->events;
-	spin_unlock(&tc->lock);
-	return n;
-}
+#define tc_adds(tc, dev)	tc_dev_calls(tc, dev, false)
+#define tc_dels(tc, dev)	tc_dev_calls(tc, dev, true)
+#define tc_irqs(tc)		tc_read(tc, &(tc)->irqs)
+#define tc_mask(tc)		tc_read(tc, &(tc)->irq_mask)
+#define tc_events(tc)		tc_read(tc, &(tc)->events)
 
 /* Remember @dmb as owned by @tc on @dev, so del_dev() releases it. */
 static void tc_track(struct tclient *tc, struct dibs_dev *dev, struct dibs_dmb *dmb)
@@ -938,8 +914,7 @@ static int case_concurrent_move_data(void)
 	struct conc_arg args[CONC_THREADS];
 	struct task_struct *t;
 	struct dibs_dev *f1, *f2;
-	int i, rc = 0;
-	u16 want = 0;
+	int i, rc = 0, want = 0;
 
 	tc_reset(a, 0, "test_a");
 	f1 = dibs_loopback_create(TEST_DEV_ID, TEST_FABRIC);

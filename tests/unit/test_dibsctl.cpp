@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE dibsctl
 #include "dibsctl.hpp"
 #include "sysfs.hpp"
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -51,19 +52,7 @@ void spit(const fs::path& path, std::string_view content) {
 /// A sysfs tree in a fresh temporary directory, removed afterwards.
 class fake_sysfs {
 public:
-    fake_sysfs() {
-        std::string tmpl = (fs::temp_directory_path() / "dibsctl-test-XXXXXX").string();
-        BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        root = tmpl;
-    }
-    fake_sysfs(const fake_sysfs&) = delete;
-    fake_sysfs& operator=(const fake_sysfs&) = delete;
-    fake_sysfs(fake_sysfs&&) = delete;
-    fake_sysfs& operator=(fake_sysfs&&) = delete;
-    ~fake_sysfs() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
+    fake_sysfs() = default;
 
     [[nodiscard]] sysfs_layout layout() const { return sysfs_layout{root}; }
     [[nodiscard]] fs::path class_dir() const { return layout().class_dir(); }
@@ -103,7 +92,8 @@ public:
         return fs::is_directory(layout().device_dir(name));
     }
 
-    fs::path root;
+    dibs::test::temp_dir tmp{"dibsctl-test"};
+    fs::path root{tmp.path()};
 };
 
 /// Emulates the loopback driver's new_device/del_device store handlers on the fake tree and

@@ -14,6 +14,7 @@
 // devices through netlink and ignores SYSFS_PATH's device list), the listing tests are skipped.
 #define BOOST_TEST_MODULE provider
 #include "match.hpp"
+#include "temp_dir.hpp"
 
 #include <array>
 #include <cerrno>
@@ -170,27 +171,7 @@ child_result run_child(const fs::path& dir, const std::function<int()>& body) {
     return r;
 }
 
-/// A fresh temporary directory, removed afterwards.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "dibs-provider-test-XXXXXX").string();
-        BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    temp_dir(temp_dir&&) = delete;
-    temp_dir& operator=(temp_dir&&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    [[nodiscard]] const fs::path& path() const noexcept { return path_; }
-
-private:
-    fs::path path_;
-};
+using dibs::test::temp_dir;
 
 bool write_proc_file(const char* path, std::string_view content) {
     const int fd = open_file(path, O_WRONLY);
@@ -251,7 +232,7 @@ std::string listing_unsupported_reason() {
         ::close(fd);
         return "the kernel has RDMA netlink: libibverbs ignores the fake sysfs device list";
     }
-    temp_dir dir;
+    temp_dir dir{"dibs-provider-test"};
     const child_result r = run_child(dir.path(), [] {
         const std::string why = fake_dev_infiniband({});
         emit(why);
@@ -393,7 +374,7 @@ BOOST_AUTO_TEST_CASE(rdmav_drivers_value_names_the_built_library) {
 }
 
 BOOST_AUTO_TEST_CASE(dlopen_now_resolves_every_symbol) {
-    temp_dir dir;
+    temp_dir dir{"dibs-provider-test"};
     const child_result r = run_child(dir.path(), [] {
         // RTLD_NOW: every undefined symbol, with its version (IBVERBS_PRIVATE_34), must resolve.
         void* h = ::dlopen(std::string(provider_so).c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -412,7 +393,7 @@ BOOST_AUTO_TEST_CASE(dlopen_now_resolves_every_symbol) {
 }
 
 BOOST_AUTO_TEST_CASE(rdmav_drivers_lists_dibs_devices_only, *utf::precondition(can_fake_devices)) {
-    temp_dir dir;
+    temp_dir dir{"dibs-provider-test"};
     const fake_sysfs sysfs(dir.path() / "sys", {dibs_dev, foreign_dev, wrong_abi_dev});
     const child_result r = run_child(dir.path(), [&] {
         if (const std::string why = fake_dev_infiniband({"uverbs0", "uverbs1", "uverbs2"});
@@ -436,7 +417,7 @@ BOOST_AUTO_TEST_CASE(rdmav_drivers_lists_dibs_devices_only, *utf::precondition(c
 
 BOOST_AUTO_TEST_CASE(dlopen_registers_the_driver, *utf::precondition(can_fake_devices)) {
     // Without RDMAV_DRIVERS: only the constructor run by dlopen() can have registered "dibs".
-    temp_dir dir;
+    temp_dir dir{"dibs-provider-test"};
     const fake_sysfs sysfs(dir.path() / "sys", {dibs_dev});
     const child_result r = run_child(dir.path(), [&] {
         if (const std::string why = fake_dev_infiniband({"uverbs0"}); !why.empty()) {
@@ -457,7 +438,7 @@ BOOST_AUTO_TEST_CASE(dlopen_registers_the_driver, *utf::precondition(can_fake_de
 BOOST_AUTO_TEST_CASE(unplugged_device_is_released, *utf::precondition(can_fake_devices)) {
     // A device gone from sysfs is dropped by the next ibv_get_device_list(), which releases it
     // through uninit_device(); the other device stays.
-    temp_dir dir;
+    temp_dir dir{"dibs-provider-test"};
     const fake_sysfs sysfs(dir.path() / "sys", {dibs_dev, second_dev});
     const child_result r = run_child(dir.path(), [&] {
         if (const std::string why = fake_dev_infiniband({"uverbs0", "uverbs3"}); !why.empty()) {
