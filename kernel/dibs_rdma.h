@@ -149,6 +149,14 @@ struct dibs_rdma_cq {
 	u32 count;		/* valid entries */
 	u8 notify;		/* 0, IB_CQ_NEXT_COMP or IB_CQ_SOLICITED */
 	bool overflow;
+
+	/*
+	 * QPs whose receive completions go here, so that polling an empty
+	 * CQ can drain their rings without waiting for the dibs signal's
+	 * work item. Guarded by rqps_lock (a mutex: polling may sleep).
+	 */
+	struct mutex rqps_lock;
+	struct list_head rqps;
 };
 
 struct dibs_rdma_recv_wqe {
@@ -178,6 +186,9 @@ struct dibs_rdma_qp {
 	u16 dlid;
 	bool has_grh;
 	union ib_gid dgid;
+
+	/* on the receive CQ's rqps list */
+	struct list_head rcq_entry;
 
 	/* receive queue (rq_lock) */
 	struct dibs_rdma_recv_wqe *rq;
@@ -272,6 +283,7 @@ struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn);
 void dibs_rdma_qp_put(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
 void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);
+void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq);
 
 /* dibs_rdma_req.c */
 int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,

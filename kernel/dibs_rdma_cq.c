@@ -25,6 +25,8 @@ int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		return -ENOMEM;
 	}
 	spin_lock_init(&cq->lock);
+	mutex_init(&cq->rqps_lock);
+	INIT_LIST_HEAD(&cq->rqps);
 	cq->size = attr->cqe + 1;
 	cq->queue = kvcalloc(cq->size, sizeof(*cq->queue), GFP_KERNEL);
 	if (!cq->queue) {
@@ -44,9 +46,8 @@ int dibs_rdma_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata)
 	return 0;
 }
 
-int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
+static int dibs_rdma_cq_take(struct dibs_rdma_cq *cq, int num, struct ib_wc *wc)
 {
-	struct dibs_rdma_cq *cq = to_dcq(ibcq);
 	unsigned long flags;
 	int n;
 
@@ -58,6 +59,24 @@ int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
 	}
 	spin_unlock_irqrestore(&cq->lock, flags);
 	return n;
+}
+
+/*
+ * An empty CQ drains the receive rings of its QPs before it answers: a
+ * busy-polling receiver sees a message as soon as it is in the ring, not
+ * only after the dibs signal's work item ran.
+ *
+ * Context: process context (ib_uverbs POLL_CQ).
+ */
+int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
+{
+	struct dibs_rdma_cq *cq = to_dcq(ibcq);
+	int n = dibs_rdma_cq_take(cq, num, wc);
+
+	if (n || !num || in_atomic() || irqs_disabled())
+		return n;
+	dibs_rdma_cq_drain_rings(cq);
+	return dibs_rdma_cq_take(cq, num, wc);
 }
 
 int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)

@@ -64,6 +64,7 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	struct dibs_rdma_dev *ddev = to_ddev(ibqp->device);
 	struct dibs_rdma_qp *qp = to_dqp(ibqp);
 	struct ib_qp_cap *cap = &attr->cap;
+	struct dibs_rdma_cq *rcq;
 	u32 qpn;
 	int rc;
 
@@ -108,6 +109,11 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	if (rc)
 		goto err_qpn;
 	ibqp->qp_num = qpn;
+
+	rcq = to_dcq(attr->recv_cq);
+	mutex_lock(&rcq->rqps_lock);
+	list_add_tail(&qp->rcq_entry, &rcq->rqps);
+	mutex_unlock(&rcq->rqps_lock);
 	return 0;
 
 err_qpn:
@@ -124,7 +130,11 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 {
 	struct dibs_rdma_qp *qp = to_dqp(ibqp);
 	struct dibs_rdma_dev *ddev = qp->ddev;
+	struct dibs_rdma_cq *rcq = to_dcq(ibqp->recv_cq);
 
+	mutex_lock(&rcq->rqps_lock);
+	list_del(&qp->rcq_entry);
+	mutex_unlock(&rcq->rqps_lock);
 	xa_erase(&ddev->rings, qp->ring_dmb.idx);
 	xa_erase(&ddev->qps, ibqp->qp_num);
 	dibs_rdma_qp_put(qp);
@@ -371,6 +381,22 @@ int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		dibs_rdma_drain(qp);
 	mutex_unlock(&qp->rq_lock);
 	return rc;
+}
+
+/* Drain the rings of the QPs that complete receives on @cq (see poll_cq). */
+void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq)
+{
+	struct dibs_rdma_qp *qp;
+
+	mutex_lock(&cq->rqps_lock);
+	list_for_each_entry(qp, &cq->rqps, rcq_entry) {
+		/* a QP being drained by the signal's work item is taken care of */
+		if (!mutex_trylock(&qp->rq_lock))
+			continue;
+		dibs_rdma_drain(qp);
+		mutex_unlock(&qp->rq_lock);
+	}
+	mutex_unlock(&cq->rqps_lock);
 }
 
 /* dibs signal on one of our rings: a peer wrote a message. */
