@@ -139,10 +139,24 @@ static inline bool dibs_rdma_mr_covers(const struct dibs_rdma_mr *mr, u64 addr,
 	       addr - mr->iova <= mr->length - len;
 }
 
+/* memory a process maps: freed when both the object and the mapping are gone */
+struct dibs_rdma_mmap_entry {
+	struct rdma_user_mmap_entry rdma;
+	void *vaddr;		/* vmalloc_user() */
+};
+
 struct dibs_rdma_cq {
 	struct ib_cq ibcq;
 	/* guards everything below; taken with irqsave */
 	spinlock_t lock;
+	/*
+	 * A user CQ is a ring mapped into the process (see the uapi header);
+	 * a CQ without one keeps ib_wc entries in @queue.
+	 */
+	struct dibs_rdma_cq_ring *ring;
+	struct dibs_rdma_cqe *ring_cqe;	/* the entries after *ring */
+	struct dibs_rdma_mmap_entry *ring_entry;
+	u32 ring_prod;		/* the kernel's own copy of ring->prod */
 	struct ib_wc *queue;
 	u32 size;		/* entries in queue: ibcq.cqe + 1 */
 	u32 head;		/* next to poll */
@@ -250,6 +264,8 @@ int dibs_rdma_query_pkey(struct ib_device *ibdev, u32 port, u16 index, u16 *pkey
 int dibs_rdma_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata);
 void dibs_rdma_dealloc_ucontext(struct ib_ucontext *ibuc);
 void dibs_rdma_disassociate_ucontext(struct ib_ucontext *ibuc);
+int dibs_rdma_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma);
+void dibs_rdma_mmap_free(struct rdma_user_mmap_entry *rdma);
 int dibs_rdma_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 int dibs_rdma_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 

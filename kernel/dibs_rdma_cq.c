@@ -2,19 +2,63 @@
 /*
  * dibs_rdma: completion queues.
  *
- * A kernel array of work completions, polled through ib_uverbs (POLL_CQ).
- * Completion events follow req_notify_cq(); a full CQ raises
- * IB_EVENT_CQ_ERR and drops the completion.
+ * A user CQ is a ring mapped into the process (struct dibs_rdma_cq_ring in
+ * the uapi header): the provider polls it without a system call. A CQ
+ * created without the provider's response buffer keeps struct ib_wc entries
+ * and is polled through POLL_CQ. Completion events follow req_notify_cq();
+ * a full CQ raises IB_EVENT_CQ_ERR and drops the completion.
  */
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <rdma/uverbs_ioctl.h>
 
 #include "dibs_rdma.h"
+
+static int dibs_rdma_cq_map(struct dibs_rdma_cq *cq, struct ib_udata *udata)
+{
+	struct dibs_rdma_ucontext *uctx =
+		rdma_udata_to_drv_context(udata, struct dibs_rdma_ucontext, ibuc);
+	struct dibs_rdma_create_cq_resp resp = {};
+	size_t len = PAGE_ALIGN(DIBS_RDMA_CQ_RING_ENTRIES +
+				array_size(cq->size, sizeof(*cq->ring_cqe)));
+	struct dibs_rdma_mmap_entry *e;
+	int rc;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return -ENOMEM;
+	e->vaddr = vmalloc_user(len);
+	if (!e->vaddr) {
+		kfree(e);
+		return -ENOMEM;
+	}
+	rc = rdma_user_mmap_entry_insert(&uctx->ibuc, &e->rdma, len);
+	if (rc) {
+		vfree(e->vaddr);
+		kfree(e);
+		return rc;
+	}
+	/* from here on, dibs_rdma_mmap_free() releases e */
+	cq->ring = e->vaddr;
+	cq->ring_cqe = e->vaddr + DIBS_RDMA_CQ_RING_ENTRIES;
+	cq->ring_entry = e;
+	resp.mmap_offset = rdma_user_mmap_get_offset(&e->rdma);
+	resp.mmap_len = len;
+	resp.num_cqe = cq->size;
+	rc = ib_copy_to_udata(udata, &resp, sizeof(resp));
+	if (rc) {
+		rdma_user_mmap_entry_remove(&e->rdma);
+		cq->ring = NULL;
+	}
+	return rc;
+}
 
 int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 			struct ib_udata *udata)
 {
 	struct dibs_rdma_dev *ddev = to_ddev(ibcq->device);
 	struct dibs_rdma_cq *cq = to_dcq(ibcq);
+	int rc;
 
 	if (attr->flags)
 		return -EOPNOTSUPP;
@@ -27,11 +71,18 @@ int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 	spin_lock_init(&cq->lock);
 	mutex_init(&cq->rqps_lock);
 	INIT_LIST_HEAD(&cq->rqps);
-	cq->size = attr->cqe + 1;
-	cq->queue = kvcalloc(cq->size, sizeof(*cq->queue), GFP_KERNEL);
-	if (!cq->queue) {
+	cq->size = attr->cqe;
+	if (udata && udata->outlen >= sizeof(struct dibs_rdma_create_cq_resp)) {
+		rc = dibs_rdma_cq_map(cq, udata);
+	} else {
+		/* one slot stays free to tell full from empty */
+		cq->size = attr->cqe + 1;
+		cq->queue = kvcalloc(cq->size, sizeof(*cq->queue), GFP_KERNEL);
+		rc = cq->queue ? 0 : -ENOMEM;
+	}
+	if (rc) {
 		atomic_dec(&ddev->nr_cqs);
-		return -ENOMEM;
+		return rc;
 	}
 	ibcq->cqe = attr->cqe;
 	return 0;
@@ -41,6 +92,8 @@ int dibs_rdma_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata)
 {
 	struct dibs_rdma_cq *cq = to_dcq(ibcq);
 
+	if (cq->ring)
+		rdma_user_mmap_entry_remove(&cq->ring_entry->rdma);
 	kvfree(cq->queue);
 	atomic_dec(&to_ddev(ibcq->device)->nr_cqs);
 	return 0;
@@ -64,19 +117,27 @@ static int dibs_rdma_cq_take(struct dibs_rdma_cq *cq, int num, struct ib_wc *wc)
 /*
  * An empty CQ drains the receive rings of its QPs before it answers: a
  * busy-polling receiver sees a message as soon as it is in the ring, not
- * only after the dibs signal's work item ran.
+ * only after the dibs signal's work item ran. A mapped CQ is read by the
+ * process itself: for it this only drains.
  *
  * Context: process context (ib_uverbs POLL_CQ).
  */
 int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
 {
 	struct dibs_rdma_cq *cq = to_dcq(ibcq);
-	int n = dibs_rdma_cq_take(cq, num, wc);
+	int n = cq->ring ? 0 : dibs_rdma_cq_take(cq, num, wc);
 
-	if (n || !num || in_atomic() || irqs_disabled())
+	if (n || in_atomic() || irqs_disabled())
 		return n;
 	dibs_rdma_cq_drain_rings(cq);
-	return dibs_rdma_cq_take(cq, num, wc);
+	return cq->ring ? 0 : dibs_rdma_cq_take(cq, num, wc);
+}
+
+/* Entries not yet consumed. Caller holds cq->lock. */
+static u32 dibs_rdma_cq_used(struct dibs_rdma_cq *cq)
+{
+	/* the process may write anything to cons: only ever used as a count */
+	return cq->ring ? cq->ring_prod - READ_ONCE(cq->ring->cons) : cq->count;
 }
 
 int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
@@ -89,10 +150,46 @@ int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
 	/* a pending "next" request is not weakened to "solicited" */
 	if (cq->notify != IB_CQ_NEXT_COMP)
 		cq->notify = flags & IB_CQ_SOLICITED_MASK;
-	if ((flags & IB_CQ_REPORT_MISSED_EVENTS) && cq->count)
+	if ((flags & IB_CQ_REPORT_MISSED_EVENTS) && dibs_rdma_cq_used(cq))
 		rc = 1;
 	spin_unlock_irqrestore(&cq->lock, irqflags);
 	return rc;
+}
+
+/* Append @wc. Caller holds cq->lock. Return: false if the CQ is full. */
+static bool dibs_rdma_cq_append(struct dibs_rdma_cq *cq, const struct ib_wc *wc)
+{
+	struct dibs_rdma_cqe *e;
+
+	if (!cq->ring) {
+		if (cq->count == cq->size - 1)
+			return false;
+		cq->queue[(cq->head + cq->count) % cq->size] = *wc;
+		cq->count++;
+		return true;
+	}
+	if (dibs_rdma_cq_used(cq) >= cq->size)
+		return false;
+	e = &cq->ring_cqe[cq->ring_prod % cq->size];
+	*e = (struct dibs_rdma_cqe){
+		.wr_id = wc->wr_id,
+		.status = wc->status,
+		.opcode = wc->opcode,
+		.vendor_err = wc->vendor_err,
+		.byte_len = wc->byte_len,
+		.imm_data = (__force u32)wc->ex.imm_data,
+		.qp_num = wc->qp->qp_num,
+		.src_qp = wc->src_qp,
+		.wc_flags = wc->wc_flags,
+		.pkey_index = wc->pkey_index,
+		.slid = wc->slid,
+		.sl = wc->sl,
+		.dlid_path_bits = wc->dlid_path_bits,
+		.port_num = wc->port_num,
+	};
+	/* the entry before the index that publishes it */
+	smp_store_release(&cq->ring->prod, ++cq->ring_prod);
+	return true;
 }
 
 /*
@@ -108,18 +205,14 @@ void dibs_rdma_cq_post(struct dibs_rdma_cq *cq, const struct ib_wc *wc,
 	unsigned long flags;
 
 	spin_lock_irqsave(&cq->lock, flags);
-	if (cq->count == cq->size - 1) {
+	if (!dibs_rdma_cq_append(cq, wc)) {
 		overflow = !cq->overflow;
 		cq->overflow = true;
-	} else {
-		cq->queue[(cq->head + cq->count) % cq->size] = *wc;
-		cq->count++;
-		if (cq->notify == IB_CQ_NEXT_COMP ||
-		    (cq->notify == IB_CQ_SOLICITED &&
-		     (solicited || wc->status != IB_WC_SUCCESS))) {
-			cq->notify = 0;
-			event = true;
-		}
+	} else if (cq->notify == IB_CQ_NEXT_COMP ||
+		   (cq->notify == IB_CQ_SOLICITED &&
+		    (solicited || wc->status != IB_WC_SUCCESS))) {
+		cq->notify = 0;
+		event = true;
 	}
 	spin_unlock_irqrestore(&cq->lock, flags);
 

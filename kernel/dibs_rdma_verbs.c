@@ -2,7 +2,10 @@
 /*
  * dibs_rdma: device, port and protection domain verbs.
  */
+#include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <rdma/ib_mad.h>
 
 #include "dibs_rdma.h"
@@ -112,13 +115,36 @@ void dibs_rdma_dealloc_ucontext(struct ib_ucontext *ibuc)
 }
 
 /*
- * The device goes away while a process still has it open: nothing of the
- * process is mapped from the device yet, so there is nothing to revoke.
- * Having this op lets ib_uverbs disassociate the context (the process gets
+ * The device goes away while a process still has it open. Its mapped CQ
+ * rings are plain memory that stays valid until unmapped (the pages are
+ * referenced by the mapping), so there is nothing to revoke. Having this op
+ * lets ib_uverbs disassociate the context (the process gets
  * IBV_EVENT_DEVICE_FATAL) instead of blocking the removal until it exits.
  */
 void dibs_rdma_disassociate_ucontext(struct ib_ucontext *ibuc)
 {
+}
+
+int dibs_rdma_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
+{
+	struct rdma_user_mmap_entry *rdma = rdma_user_mmap_entry_get(ibuc, vma);
+	int rc;
+
+	if (!rdma)
+		return -EINVAL;
+	rc = remap_vmalloc_range(vma, container_of(rdma, struct dibs_rdma_mmap_entry,
+						   rdma)->vaddr, 0);
+	rdma_user_mmap_entry_put(rdma);
+	return rc;
+}
+
+void dibs_rdma_mmap_free(struct rdma_user_mmap_entry *rdma)
+{
+	struct dibs_rdma_mmap_entry *e =
+		container_of(rdma, struct dibs_rdma_mmap_entry, rdma);
+
+	vfree(e->vaddr);
+	kfree(e);
 }
 
 int dibs_rdma_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)

@@ -17,10 +17,14 @@
 
 #include "verbs_abi.hpp"
 
+#include <rdma/dibs-rdma-abi.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <new>
+#include <span>
 #include <system_error>
 #include <type_traits>
 
@@ -45,8 +49,16 @@ struct dibs_mr {
     verbs_mr vmr;
 };
 
+/// A CQ whose ring is mapped into the process (see the uapi header): poll_cq reads it without a
+/// system call. ring is nullptr for a CQ the kernel polls (an older kernel driver).
 struct dibs_cq {
     ibv_cq ibcq;
+    dibs_rdma_cq_ring* ring = nullptr;
+    std::span<dibs_rdma_cqe> entries; ///< after *ring in the mapping
+    std::size_t ring_len = 0;
+    std::uint32_t num_cqe = 0;
+    std::uint32_t cons = 0; ///< next entry to read; guarded by lock
+    std::mutex lock;        ///< verbs allow polling one CQ from several threads
 };
 
 struct dibs_qp {
