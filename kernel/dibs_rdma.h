@@ -70,6 +70,8 @@ struct dibs_rdma_slot_hdr {
 	u32 imm;	/* immediate data, network order */
 	u32 flags;	/* DIBS_RDMA_SLOT_* */
 	u32 src_qpn;
+	u32 slid;	/* the sender's LID */
+	u32 pad;
 };
 
 #define DIBS_RDMA_MSG_SEND	1
@@ -87,7 +89,9 @@ struct dibs_rdma_slot {
 struct dibs_rdma_ring {
 	/* slots consumed by the owner; read by the sender */
 	u64 cons;
-	u64 pad[7];
+	/* bumped by the owner when its QP is reset: senders start over */
+	u64 gen;
+	u64 pad[6];
 	struct dibs_rdma_slot slots[DIBS_RDMA_RING_SLOTS];
 };
 
@@ -218,6 +222,7 @@ struct dibs_rdma_qp {
 	/* the peer's ring (sq_lock): attached while connected */
 	struct dibs_dmb peer_ring_dmb;
 	struct dibs_rdma_ring *peer_ring;
+	u64 peer_gen;
 	u64 peer_prod;
 	/* bounce buffer for one outgoing slot (sq_lock) */
 	struct dibs_rdma_slot *tx_slot;

@@ -150,12 +150,16 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 /* Forget queued messages and posted receives. Caller holds both locks. */
 static void dibs_rdma_qp_reset(struct dibs_rdma_qp *qp)
 {
+	u64 gen = qp->ring->gen;
+
 	dibs_rdma_detach_peer(qp);
 	qp->rq_head = 0;
 	qp->rq_count = 0;
 	qp->rx_off = 0;
 	qp->ring_cons = 0;
 	memset(qp->ring, 0, sizeof(*qp->ring));
+	/* a sender still attached notices and starts over at slot 0 */
+	smp_store_release(&qp->ring->gen, gen + 1);
 }
 
 int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
@@ -332,7 +336,7 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 		wc.byte_len = slot->hdr.total;
 		wc.qp = &qp->ibqp;
 		wc.src_qp = slot->hdr.src_qpn;
-		wc.slid = qp->dlid;
+		wc.slid = slot->hdr.slid;
 		wc.port_num = 1;
 		if (flags & DIBS_RDMA_SLOT_IMM) {
 			wc.wc_flags |= IB_WC_WITH_IMM;

@@ -132,7 +132,11 @@ static enum ib_wc_status dibs_rdma_resolve_peer(struct dibs_rdma_wqe_ctx *c)
 	if (READ_ONCE(peer->state) != IB_QPS_RTR &&
 	    READ_ONCE(peer->state) != IB_QPS_RTS)
 		return IB_WC_RETRY_EXC_ERR;
-	if (peer->dest_qpn != qp->ibqp.qp_num || peer->dlid != qp->ddev->lid)
+	/* connected back to us, by GID or by LID */
+	if (peer->dest_qpn != qp->ibqp.qp_num ||
+	    (peer->has_grh ? memcmp(peer->dgid.raw, qp->ddev->dibs->gid.b,
+				    sizeof(peer->dgid.raw)) :
+			     peer->dlid != qp->ddev->lid))
 		return IB_WC_RETRY_EXC_ERR;
 	return IB_WC_SUCCESS;
 }
@@ -237,20 +241,43 @@ out:
 	return st;
 }
 
-/* Attach the connected peer's receive ring (once per connection). */
+/*
+ * The first free slot of a ring: after the receiver's consumer index, past
+ * the messages still waiting (their slots carry the expected sequence).
+ */
+static u64 dibs_rdma_ring_tail(struct dibs_rdma_ring *ring)
+{
+	u64 p = smp_load_acquire(&ring->cons);
+	unsigned int n;
+
+	for (n = 0; n < DIBS_RDMA_RING_SLOTS &&
+		    READ_ONCE(ring->slots[p % DIBS_RDMA_RING_SLOTS].hdr.seq) == p + 1; n++)
+		p++;
+	return p;
+}
+
+/*
+ * Attach the connected peer's receive ring (once per connection), and find
+ * its tail again when we come back after our own reset or the peer was
+ * reset (its generation changed).
+ */
 static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 {
 	struct dibs_rdma_qp *qp = c->qp;
 
-	if (qp->peer_ring && qp->peer_ring_dmb.dmb_tok == c->peer->ring_dmb.dmb_tok)
+	if (!qp->peer_ring || qp->peer_ring_dmb.dmb_tok != c->peer->ring_dmb.dmb_tok) {
+		dibs_rdma_detach_peer(qp);
+		qp->peer_ring_dmb = (struct dibs_dmb){
+			.dmb_tok = c->peer->ring_dmb.dmb_tok
+		};
+		if (dibs_attach_dmb(qp->ddev->dibs, &qp->peer_ring_dmb))
+			return -ENOENT;
+		qp->peer_ring = qp->peer_ring_dmb.cpu_addr;
+	} else if (smp_load_acquire(&qp->peer_ring->gen) == qp->peer_gen) {
 		return 0;
-	dibs_rdma_detach_peer(qp);
-	qp->peer_ring_dmb = (struct dibs_dmb){ .dmb_tok = c->peer->ring_dmb.dmb_tok };
-	if (dibs_attach_dmb(qp->ddev->dibs, &qp->peer_ring_dmb))
-		return -ENOENT;
-	qp->peer_ring = qp->peer_ring_dmb.cpu_addr;
-	/* a fresh connection: continue where the receiver stands */
-	qp->peer_prod = smp_load_acquire(&qp->peer_ring->cons);
+	}
+	qp->peer_gen = smp_load_acquire(&qp->peer_ring->gen);
+	qp->peer_prod = dibs_rdma_ring_tail(qp->peer_ring);
 	return 0;
 }
 
@@ -309,6 +336,7 @@ static enum ib_wc_status dibs_rdma_send(struct dibs_rdma_wqe_ctx *c)
 	slot->hdr.total = c->total;
 	slot->hdr.imm = imm ? (__force u32)wr->ex.imm_data : 0;
 	slot->hdr.src_qpn = c->qp->ibqp.qp_num;
+	slot->hdr.slid = c->qp->ddev->lid;
 	slot->hdr.flags = DIBS_RDMA_SLOT_FIRST | (imm ? DIBS_RDMA_SLOT_IMM : 0);
 	do {
 		u32 len = 0;

@@ -28,7 +28,13 @@ esac
 # shellcheck disable=SC2086 # $dev is two words on purpose
 timeout "$T" "$tool" $dev "$@" > /tmp/server.log 2>&1 &
 spid=$!
-sleep 1
+# wait until the server listens on its TCP port (18515 = 0x4853), not a fixed time
+i=0
+while ! grep -q ':4853 00000000:0000 0A' /proc/net/tcp && kill -0 "$spid" 2>/dev/null &&
+	[ "$i" -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 # shellcheck disable=SC2086
 timeout "$T" "$tool" $dev "$@" 127.0.0.1 > /tmp/client.log 2>&1
 crc=$?

@@ -25,7 +25,15 @@ pair() {
 	shift 2
 	port=$((port + 1))
 	timeout 300 "$tool" -d "$dev" -F -p "$port" "$@" > /tmp/srv.log 2>&1 &
-	sleep 1
+	spid=$!
+	# wait until the server listens on its port, not a fixed time
+	hex=$(printf '%04X' "$port")
+	i=0
+	while ! grep -q ":$hex 00000000:0000 0A" /proc/net/tcp &&
+		kill -0 "$spid" 2>/dev/null && [ "$i" -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	timeout 300 "$tool" -d "$dev" -F -p "$port" "$@" 127.0.0.1 > /tmp/cli.log 2>&1
 	rc=$?
 	wait
