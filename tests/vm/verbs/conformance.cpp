@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// Shared pieces of the verbs conformance suite (see conformance.hpp).
+#include "conformance.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace dibs::conformance {
+
+boost::test_tools::assertion_result
+devices_present::operator()(utf::test_unit_id /*unused*/) const {
+    std::string missing;
+    try {
+        const device_list list = device_list::get();
+        for (const std::string_view dev : names) {
+            if (list.find(dev) == nullptr) {
+                missing += missing.empty() ? "" : ", ";
+                missing += dev;
+            }
+        }
+    } catch (const verbs_error& e) {
+        missing = e.what();
+    }
+    boost::test_tools::assertion_result result(missing.empty());
+    result.message() << "no ibverbs device " << missing
+                     << " (run inside the VM with the provider: tests/vm/verbs/run-conformance.sh)";
+    return result;
+}
+
+std::string read_sysfs(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        throw std::runtime_error("cannot read " + path);
+    }
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+        text.pop_back();
+    }
+    return text;
+}
+
+int write_sysfs(const std::string& path, std::string_view value) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC); // NOLINT(*-vararg)
+    if (fd < 0) {
+        return errno;
+    }
+    const ssize_t n = ::write(fd, value.data(), value.size());
+    const int err = n < 0 ? errno : (static_cast<std::size_t>(n) == value.size() ? 0 : EIO);
+    ::close(fd);
+    return err;
+}
+
+unsigned dmbs(std::string_view dev) {
+    return static_cast<unsigned>(
+        std::stoul(read_sysfs("/sys/class/dibs/" + std::string{dev} + "/dmbs")));
+}
+
+ibv_gid sysfs_gid(std::string_view dev) {
+    const std::string uuid = read_sysfs("/sys/class/dibs/" + std::string{dev} + "/gid");
+    std::string hex;
+    std::copy_if(uuid.begin(), uuid.end(), std::back_inserter(hex),
+                 [](char c) { return c != '-'; });
+    if (hex.size() != 2 * sizeof(ibv_gid::raw)) {
+        throw std::runtime_error("bad gid in sysfs: " + uuid);
+    }
+    std::array<std::uint8_t, sizeof(ibv_gid::raw)> raw{};
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        raw.at(i) = static_cast<std::uint8_t>(std::stoul(hex.substr(2 * i, 2), nullptr, 16));
+    }
+    ibv_gid gid{};
+    std::memcpy(&gid, raw.data(), raw.size());
+    return gid;
+}
+
+unsigned wait_dmbs(std::string_view dev, unsigned want, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    unsigned now = dmbs(dev);
+    while (now != want && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+        now = dmbs(dev);
+    }
+    return now;
+}
+
+std::uint64_t seed() {
+    static const std::uint64_t value = [] {
+        std::uint64_t s = 0x0d1b5c0ffee5eedULL;
+        if (const char* env = std::getenv("VERBS_CONFORMANCE_SEED")) { // NOLINT(*-mt-unsafe)
+            s = std::stoull(env, nullptr, 0);
+        }
+        std::cout << "verbs.conformance: random seed 0x" << std::hex << s << std::dec
+                  << " (set VERBS_CONFORMANCE_SEED to change it)" << std::endl;
+        return s;
+    }();
+    return value;
+}
+
+std::mt19937_64& rng() {
+    static std::mt19937_64 engine{seed()};
+    return engine;
+}
+
+void fill_random(std::span<std::byte> bytes) {
+    std::uniform_int_distribution<unsigned> dist(0, 255);
+    for (std::byte& b : bytes) {
+        b = static_cast<std::byte>(dist(rng()));
+    }
+}
+
+std::vector<std::byte> random_bytes(std::size_t n) {
+    std::vector<std::byte> v(n);
+    fill_random(v);
+    return v;
+}
+
+buffer::buffer(ibv_pd& pd, std::size_t size, access flags)
+    : data(random_bytes(size))
+    , mr(reg_mr(pd, data, flags)) {}
+
+int post(ibv_qp& qp, ibv_send_wr wr, std::uint64_t wr_id) {
+    wr.wr_id = wr_id;
+    wr.next = nullptr;
+    ibv_send_wr* bad = nullptr;
+    return ibv_post_send(&qp, &wr, &bad);
+}
+
+int post_recv(ibv_qp& qp, std::span<ibv_sge> sges, std::uint64_t wr_id) {
+    ibv_recv_wr wr = recv_wr(sges, wr_id);
+    ibv_recv_wr* bad = nullptr;
+    return ibv_post_recv(&qp, &wr, &bad);
+}
+
+std::string_view name(ibv_wc_status status) noexcept {
+    return ibv_wc_status_str(status);
+}
+
+std::string_view name(ibv_qp_state state) noexcept {
+    switch (state) {
+    case IBV_QPS_RESET:
+        return "RESET";
+    case IBV_QPS_INIT:
+        return "INIT";
+    case IBV_QPS_RTR:
+        return "RTR";
+    case IBV_QPS_RTS:
+        return "RTS";
+    case IBV_QPS_SQD:
+        return "SQD";
+    case IBV_QPS_SQE:
+        return "SQE";
+    case IBV_QPS_ERR:
+        return "ERR";
+    default:
+        return "?";
+    }
+}
+
+ibv_wc completion_now(ibv_cq& cq) {
+    const std::optional<ibv_wc> wc = poll_now(cq);
+    BOOST_REQUIRE_MESSAGE(wc.has_value(), "no completion in the CQ when post_send returned");
+    return *wc;
+}
+
+ibv_wc completion_within(ibv_cq& cq, std::chrono::milliseconds timeout) {
+    const std::optional<ibv_wc> wc = poll_wait(cq, timeout);
+    BOOST_REQUIRE_MESSAGE(wc.has_value(), "no completion within " << timeout.count() << " ms");
+    return *wc;
+}
+
+std::vector<ibv_wc> drain(ibv_cq& cq) {
+    std::vector<ibv_wc> all;
+    while (const std::optional<ibv_wc> wc = poll_now(cq)) {
+        all.push_back(*wc);
+    }
+    return all;
+}
+
+void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time) {
+    const std::optional<ibv_wc> wc = poll_wait(cq, time);
+    BOOST_CHECK_MESSAGE(!wc.has_value(), "unexpected completion: status "
+                                             << (wc ? name(wc->status) : "") << ", wr_id "
+                                             << (wc ? wc->wr_id : 0));
+}
+
+void check_bytes(std::span<const std::byte> got, std::span<const std::byte> want,
+                 std::string_view what) {
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    const auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin());
+    const bool same = g == got.end();
+    BOOST_TEST(same, what << ": " << got.size() << " bytes differ from byte " << (g - got.begin())
+                          << " on (got 0x" << std::hex
+                          << (g == got.end() ? 0 : std::to_integer<unsigned>(*g)) << ", want 0x"
+                          << (w == want.end() ? 0 : std::to_integer<unsigned>(*w)) << std::dec
+                          << ")");
+}
+
+ibv_wc post_and_complete(ibv_qp& qp, ibv_cq& cq, ibv_send_wr wr, ibv_wc_status status,
+                         std::uint64_t wr_id) {
+    BOOST_REQUIRE_EQUAL(post(qp, wr, wr_id), 0);
+    const ibv_wc wc = completion_now(cq);
+    BOOST_TEST(name(wc.status) == name(status));
+    BOOST_TEST(wc.wr_id == wr_id);
+    BOOST_TEST(wc.qp_num == qp.qp_num);
+    return wc;
+}
+
+lo0_device::lo0_device() : ctx(open_device(lo0)), pd(alloc_pd(*ctx)) {}
+
+rc_pair_options lo0_pair::options() {
+    rc_pair_options opts;
+    opts.caps.max_inline_data = 256;
+    return opts;
+}
+
+lo0_pair::lo0_pair() : pair(rc_pair::create(*pd, *pd, options())) {}
+
+fabric_devices::fabric_devices()
+    : ctx1(open_device(lo1))
+    , pd1(alloc_pd(*ctx1))
+    , ctx2(open_device(lo2))
+    , pd2(alloc_pd(*ctx2)) {}
+
+} // namespace dibs::conformance

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// Shared pieces of the verbs conformance suite (test_verbs_conformance and its other .cpp
+// files): device preconditions, sysfs readers, registered buffers, work request posting and
+// completion checks, fixtures.
+//
+// The suite runs inside the VM (tests/vm/verbs/run-conformance.sh) with dibs, dibs_loopback
+// and dibs_rdma loaded and three devices: dibs_lo0 (fabric 0xffff: reaches only itself),
+// dibs_lo1 and dibs_lo2 (fabric 0x10: reach each other).
+#ifndef DIBS_TESTS_VERBS_CONFORMANCE_HPP
+#define DIBS_TESTS_VERBS_CONFORMANCE_HPP
+
+#include "dibs_verbs.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+namespace dibs::conformance {
+
+using namespace dibs::verbs; // NOLINT(google-build-using-namespace): the suite's vocabulary
+
+namespace utf = boost::unit_test;
+using namespace std::chrono_literals;
+
+inline constexpr std::string_view lo0 = "dibs_lo0"; ///< fabric 0xffff: reaches only itself
+inline constexpr std::string_view lo1 = "dibs_lo1"; ///< fabric 0x10, with dibs_lo2
+inline constexpr std::string_view lo2 = "dibs_lo2"; ///< fabric 0x10, with dibs_lo1
+
+/// How long a receive completion (produced by a kernel work item) may take to appear.
+inline constexpr std::chrono::milliseconds recv_timeout = 10s;
+/// How long to watch for something that must not happen.
+inline constexpr std::chrono::milliseconds quiet_time = 200ms;
+
+// ---- preconditions and sysfs ------------------------------------------------------------------
+
+/// Precondition: every named device is an ibverbs device (else the test unit is skipped).
+struct devices_present {
+    std::vector<std::string_view> names;
+    boost::test_tools::assertion_result operator()(utf::test_unit_id /*unused*/) const;
+};
+
+/// The content of a sysfs file, without the trailing newline.
+[[nodiscard]] std::string read_sysfs(const std::string& path);
+/// Writes `value` to a sysfs file; returns 0 or the errno value.
+[[nodiscard]] int write_sysfs(const std::string& path, std::string_view value);
+/// /sys/class/dibs/<dev>/dmbs: the DMBs registered on the device now.
+[[nodiscard]] unsigned dmbs(std::string_view dev);
+/// /sys/class/dibs/<dev>/gid (a uuid) as the 16 GID bytes.
+[[nodiscard]] ibv_gid sysfs_gid(std::string_view dev);
+/// Waits until dmbs(dev) == want; returns the last count read.
+[[nodiscard]] unsigned wait_dmbs(std::string_view dev, unsigned want,
+                                 std::chrono::milliseconds timeout = 10s);
+
+// ---- randomness -------------------------------------------------------------------------------
+
+/// The suite's seed: $VERBS_CONFORMANCE_SEED or a fixed default; printed once.
+[[nodiscard]] std::uint64_t seed();
+/// The suite's random engine, seeded with seed().
+[[nodiscard]] std::mt19937_64& rng();
+void fill_random(std::span<std::byte> bytes);
+[[nodiscard]] std::vector<std::byte> random_bytes(std::size_t n);
+
+// ---- registered buffers -----------------------------------------------------------------------
+
+/// Memory filled with a random pattern, then registered (the MR dies before the memory).
+struct buffer {
+    buffer(ibv_pd& pd, std::size_t size, access flags);
+
+    [[nodiscard]] std::span<std::byte> bytes() noexcept { return data; }
+    [[nodiscard]] std::span<std::byte> part(std::size_t off, std::size_t len) noexcept {
+        return bytes().subspan(off, len);
+    }
+    /// The address of byte `off` as the MR is addressed (iova == virtual address).
+    [[nodiscard]] std::uint64_t addr(std::size_t off = 0) const noexcept {
+        return addr_of(data.data()) + off;
+    }
+    [[nodiscard]] ibv_sge sge(std::size_t off, std::size_t len) noexcept {
+        return verbs::sge(*mr, part(off, len));
+    }
+    [[nodiscard]] std::uint32_t key() const noexcept { return mr->rkey; }
+
+    std::vector<std::byte> data;
+    mr_ptr mr;
+};
+
+// ---- posting and completions ------------------------------------------------------------------
+
+/// ibv_post_send of one WR with `wr_id`; returns its errno value.
+[[nodiscard]] int post(ibv_qp& qp, ibv_send_wr wr, std::uint64_t wr_id = 0);
+/// ibv_post_recv of one WR; returns its errno value.
+[[nodiscard]] int post_recv(ibv_qp& qp, std::span<ibv_sge> sges, std::uint64_t wr_id = 0);
+
+/// The name of a status, for readable comparisons: BOOST_TEST(name(wc.status) == name(...)).
+[[nodiscard]] std::string_view name(ibv_wc_status status) noexcept;
+[[nodiscard]] std::string_view name(ibv_qp_state state) noexcept;
+
+/// The completion that must be in `cq` already (post_send completes synchronously).
+[[nodiscard]] ibv_wc completion_now(ibv_cq& cq);
+/// Waits for a completion (receive completions come from a kernel work item).
+[[nodiscard]] ibv_wc completion_within(ibv_cq& cq,
+                                       std::chrono::milliseconds timeout = recv_timeout);
+/// Every completion in `cq` now.
+[[nodiscard]] std::vector<ibv_wc> drain(ibv_cq& cq);
+/// Checks that no completion arrives in `cq` for `time`.
+void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time);
+
+/// Checks `got` byte for byte against `want`, naming the first difference.
+void check_bytes(std::span<const std::byte> got, std::span<const std::byte> want,
+                 std::string_view what);
+
+/// Posts `wr` and checks its completion: in the CQ when post returns, with `status`.
+ibv_wc post_and_complete(ibv_qp& qp, ibv_cq& cq, ibv_send_wr wr, ibv_wc_status status,
+                         std::uint64_t wr_id = 0x5eed);
+
+// ---- fixtures ---------------------------------------------------------------------------------
+
+/// dibs_lo0 opened, with one PD.
+struct lo0_device {
+    lo0_device();
+    context_ptr ctx;
+    pd_ptr pd;
+};
+
+/// dibs_lo0 with a connected RC pair (both ends on dibs_lo0, inline up to 256 bytes).
+struct lo0_pair : lo0_device {
+    lo0_pair();
+    /// The options the pair was created with.
+    [[nodiscard]] static rc_pair_options options();
+    rc_pair pair;
+};
+
+/// dibs_lo1 and dibs_lo2 opened, one PD each.
+struct fabric_devices {
+    fabric_devices();
+    context_ptr ctx1;
+    pd_ptr pd1;
+    context_ptr ctx2;
+    pd_ptr pd2;
+};
+
+} // namespace dibs::conformance
+
+#endif // DIBS_TESTS_VERBS_CONFORMANCE_HPP
