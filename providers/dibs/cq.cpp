@@ -10,6 +10,7 @@
 #include <atomic>
 #include <memory>
 #include <span>
+
 #include <sys/mman.h>
 
 namespace dibs::provider {

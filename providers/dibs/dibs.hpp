@@ -17,8 +17,6 @@
 
 #include "verbs_abi.hpp"
 
-#include <rdma/dibs-rdma-abi.h>
-
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +25,8 @@
 #include <span>
 #include <system_error>
 #include <type_traits>
+
+#include <rdma/dibs-rdma-abi.h>
 
 namespace dibs::provider {
 

@@ -15,8 +15,7 @@
 
 namespace {
 
-[[nodiscard]] long parse_positive(const char* text, std::string_view what)
-{
+[[nodiscard]] long parse_positive(const char* text, std::string_view what) {
     char* end = nullptr;
     const long value = std::strtol(text, &end, 10);
     if (end == text || *end != '\0' || value <= 0) {
@@ -29,10 +28,9 @@ namespace {
 
 } // namespace
 
-int main(int argc, char** argv)
-{
-    if (argc > 3 || (argc > 1 && (std::strcmp(argv[1], "-h") == 0 ||
-                                  std::strcmp(argv[1], "--help") == 0))) {
+int main(int argc, char** argv) {
+    if (argc > 3 ||
+        (argc > 1 && (std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0))) {
         std::puts("usage: dibs-memcpy-bw [BYTES [SECONDS]]\n"
                   "Single-thread memcpy bandwidth of BYTES-sized copies (default 65536) for\n"
                   "about SECONDS (default 1); prints: memcpy BYTES MB_PER_SEC");
