@@ -263,6 +263,13 @@ static bool mem_is(const u8 *p, u8 val, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Cases                                                                     */
 
+/* Remove a device a case created, if it did. */
+static void lo_destroy(struct dibs_dev *dev)
+{
+	if (!IS_ERR_OR_NULL(dev))
+		dibs_loopback_destroy(dev);
+}
+
 static int case_client_register_order(void)
 {
 	struct tclient *a = &tcs[0], *b = &tcs[1];
@@ -548,8 +555,7 @@ static int case_move_data(void)
 	CHECK(tc_irqs(a) == before);
 out_dev:
 	dibs_unregister_client(&a->client);
-	if (!IS_ERR(d))
-		dibs_loopback_destroy(d);
+	lo_destroy(d);
 out_free:
 	vfree(src);
 	vfree(shadow);
@@ -636,14 +642,10 @@ static int case_bad_input(void)
 	CHECK(dibs_get_fabric_id(f1) == TEST_FABRIC);
 out:
 	dibs_unregister_client(&a->client);
-	if (!IS_ERR(f2))
-		dibs_loopback_destroy(f2);
-	if (!IS_ERR(f1))
-		dibs_loopback_destroy(f1);
-	if (!IS_ERR(other))
-		dibs_loopback_destroy(other);
-	if (!IS_ERR(d))
-		dibs_loopback_destroy(d);
+	lo_destroy(f2);
+	lo_destroy(f1);
+	lo_destroy(other);
+	lo_destroy(d);
 	return rc;
 }
 
@@ -717,12 +719,9 @@ static int case_signal_event(void)
 out_client:
 	dibs_unregister_client(&a->client);
 out:
-	if (!IS_ERR(lone))
-		dibs_loopback_destroy(lone);
-	if (!IS_ERR(f2))
-		dibs_loopback_destroy(f2);
-	if (!IS_ERR(f1))
-		dibs_loopback_destroy(f1);
+	lo_destroy(lone);
+	lo_destroy(f2);
+	lo_destroy(f1);
 	return rc;
 }
 
@@ -803,12 +802,9 @@ static int case_attach_detach(void)
 out_client:
 	dibs_unregister_client(&a->client);
 out:
-	if (!IS_ERR(lone))
-		dibs_loopback_destroy(lone);
-	if (!IS_ERR(f2))
-		dibs_loopback_destroy(f2);
-	if (!IS_ERR(f1))
-		dibs_loopback_destroy(f1);
+	lo_destroy(lone);
+	lo_destroy(f2);
+	lo_destroy(f1);
 	return rc;
 }
 
@@ -865,10 +861,8 @@ out_clients:
 	dibs_unregister_client(&leaky->client);
 	dibs_unregister_client(&a->client);
 out:
-	if (!IS_ERR(f2))
-		dibs_loopback_destroy(f2);
-	if (!IS_ERR(f1))
-		dibs_loopback_destroy(f1);
+	lo_destroy(f2);
+	lo_destroy(f1);
 	return rc;
 }
 
@@ -956,10 +950,8 @@ static int case_concurrent_move_data(void)
 	}
 out:
 	dibs_unregister_client(&a->client);
-	if (!IS_ERR(f2))
-		dibs_loopback_destroy(f2);
-	if (!IS_ERR(f1))
-		dibs_loopback_destroy(f1);
+	lo_destroy(f2);
+	lo_destroy(f1);
 	return rc;
 }
 
@@ -1038,10 +1030,8 @@ static int case_lent_memory(void)
 out_client:
 	dibs_unregister_client(&a->client);
 out:
-	if (!IS_ERR(f2))
-		dibs_loopback_destroy(f2);
-	if (!IS_ERR(f1))
-		dibs_loopback_destroy(f1);
+	lo_destroy(f2);
+	lo_destroy(f1);
 	vfree(mem);
 	return rc;
 }
