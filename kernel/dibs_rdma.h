@@ -226,6 +226,8 @@ struct dibs_rdma_qp {
 	u64 peer_prod;
 	/* bounce buffer for one outgoing slot (sq_lock) */
 	struct dibs_rdma_slot *tx_slot;
+	/* what the work request being executed resolved to (sq_lock) */
+	struct dibs_rdma_wqe_ctx *wqe_ctx;
 };
 
 static inline struct dibs_rdma_dev *to_ddev(struct ib_device *ibdev)
@@ -310,5 +312,6 @@ void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq);
 int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 			const struct ib_send_wr **bad_wr);
 void dibs_rdma_detach_peer(struct dibs_rdma_qp *qp);
+struct dibs_rdma_wqe_ctx *dibs_rdma_wqe_ctx_alloc(void);
 
 #endif /* _DIBS_RDMA_H */

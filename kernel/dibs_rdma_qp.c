@@ -8,16 +8,23 @@
 
 #include "dibs_rdma.h"
 
-struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn)
+/* A referenced QP from @xa (by qp_num or by ring index), or NULL. */
+static struct dibs_rdma_qp *dibs_rdma_qp_lookup(struct xarray *xa,
+						unsigned long index)
 {
 	struct dibs_rdma_qp *qp;
 
-	xa_lock(&ddev->qps);
-	qp = xa_load(&ddev->qps, qpn);
+	xa_lock(xa);
+	qp = xa_load(xa, index);
 	if (qp && !refcount_inc_not_zero(&qp->ref))
 		qp = NULL;
-	xa_unlock(&ddev->qps);
+	xa_unlock(xa);
 	return qp;
+}
+
+struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn)
+{
+	return dibs_rdma_qp_lookup(&ddev->qps, qpn);
 }
 
 void dibs_rdma_qp_put(struct dibs_rdma_qp *qp)
@@ -91,7 +98,8 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 
 	qp->rq = kvcalloc(cap->max_recv_wr, sizeof(*qp->rq), GFP_KERNEL);
 	qp->tx_slot = kmalloc(sizeof(*qp->tx_slot), GFP_KERNEL);
-	if (!qp->rq || !qp->tx_slot) {
+	qp->wqe_ctx = dibs_rdma_wqe_ctx_alloc();
+	if (!qp->rq || !qp->tx_slot || !qp->wqe_ctx) {
 		rc = -ENOMEM;
 		goto err_free;
 	}
@@ -121,6 +129,7 @@ err_qpn:
 err_dmb:
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
 err_free:
+	kfree(qp->wqe_ctx);
 	kfree(qp->tx_slot);
 	kvfree(qp->rq);
 	return rc == -EBUSY ? -ENOMEM : rc;
@@ -142,6 +151,7 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 
 	dibs_rdma_detach_peer(qp);
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+	kfree(qp->wqe_ctx);
 	kfree(qp->tx_slot);
 	kvfree(qp->rq);
 	return 0;
@@ -411,11 +421,7 @@ void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask)
 
 	if (!ddev)
 		return;
-	xa_lock(&ddev->rings);
-	qp = xa_load(&ddev->rings, idx);
-	if (qp && !refcount_inc_not_zero(&qp->ref))
-		qp = NULL;
-	xa_unlock(&ddev->rings);
+	qp = dibs_rdma_qp_lookup(&ddev->rings, idx);
 	if (!qp)
 		return;
 	mutex_lock(&qp->rq_lock);

@@ -39,6 +39,12 @@ struct dibs_rdma_wqe_ctx {
 	struct dibs_rdma_qp *peer;
 };
 
+/* One per QP, reused for every work request under sq_lock. */
+struct dibs_rdma_wqe_ctx *dibs_rdma_wqe_ctx_alloc(void)
+{
+	return kmalloc(sizeof(struct dibs_rdma_wqe_ctx), GFP_KERNEL);
+}
+
 void dibs_rdma_detach_peer(struct dibs_rdma_qp *qp)
 {
 	if (!qp->peer_ring)
@@ -84,6 +90,7 @@ static enum ib_wc_status dibs_rdma_resolve_local(struct dibs_rdma_wqe_ctx *c,
 		if (c->total) {
 			c->lsge[0].vaddr = c->inline_buf;
 			c->lsge[0].len = c->total;
+			c->lmr[0] = NULL;	/* no MR reference to drop */
 			c->nsge = 1;
 		}
 		return IB_WC_SUCCESS;
@@ -247,12 +254,13 @@ out:
  */
 static u64 dibs_rdma_ring_tail(struct dibs_rdma_ring *ring)
 {
+	/* pairs with the receiver's smp_store_release() of cons */
 	u64 p = smp_load_acquire(&ring->cons);
 	unsigned int n;
 
-	for (n = 0; n < DIBS_RDMA_RING_SLOTS &&
-		    READ_ONCE(ring->slots[p % DIBS_RDMA_RING_SLOTS].hdr.seq) == p + 1; n++)
-		p++;
+	for (n = 0; n < DIBS_RDMA_RING_SLOTS; n++, p++)
+		if (READ_ONCE(ring->slots[p % DIBS_RDMA_RING_SLOTS].hdr.seq) != p + 1)
+			break;
 	return p;
 }
 
@@ -264,6 +272,7 @@ static u64 dibs_rdma_ring_tail(struct dibs_rdma_ring *ring)
 static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 {
 	struct dibs_rdma_qp *qp = c->qp;
+	u64 gen;
 
 	if (!qp->peer_ring || qp->peer_ring_dmb.dmb_tok != c->peer->ring_dmb.dmb_tok) {
 		dibs_rdma_detach_peer(qp);
@@ -273,10 +282,13 @@ static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 		if (dibs_attach_dmb(qp->ddev->dibs, &qp->peer_ring_dmb))
 			return -ENOENT;
 		qp->peer_ring = qp->peer_ring_dmb.cpu_addr;
-	} else if (smp_load_acquire(&qp->peer_ring->gen) == qp->peer_gen) {
-		return 0;
+		qp->peer_gen = ~0ULL;	/* no generation matches: find the tail */
 	}
-	qp->peer_gen = smp_load_acquire(&qp->peer_ring->gen);
+	/* pairs with the owner's smp_store_release() of gen at reset */
+	gen = smp_load_acquire(&qp->peer_ring->gen);
+	if (gen == qp->peer_gen)
+		return 0;
+	qp->peer_gen = gen;
 	qp->peer_prod = dibs_rdma_ring_tail(qp->peer_ring);
 	return 0;
 }
@@ -389,17 +401,20 @@ static enum ib_wc_opcode dibs_rdma_wc_opcode(enum ib_wr_opcode op)
 static enum ib_wc_status dibs_rdma_execute(struct dibs_rdma_qp *qp,
 					   const struct ib_send_wr *wr)
 {
-	struct dibs_rdma_wqe_ctx *c;
+	struct dibs_rdma_wqe_ctx *c = qp->wqe_ctx;
 	enum ib_wc_status st;
 	bool local_write = wr->opcode == IB_WR_RDMA_READ ||
 			   wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP ||
 			   wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
-		return IB_WC_GENERAL_ERR;
+	lockdep_assert_held(&qp->sq_lock);
+	/* reset what is read before written: the SGE table and the inline buffer are not */
 	c->qp = qp;
 	c->wr = wr;
+	c->nsge = 0;
+	c->total = 0;
+	c->peer_dev = NULL;
+	c->peer = NULL;
 	st = dibs_rdma_resolve_local(c, local_write);
 	if (st == IB_WC_SUCCESS)
 		st = dibs_rdma_resolve_peer(c);
@@ -421,7 +436,6 @@ static enum ib_wc_status dibs_rdma_execute(struct dibs_rdma_qp *qp,
 	}
 out:
 	dibs_rdma_ctx_release(c);
-	kfree(c);
 	return st;
 }
 
