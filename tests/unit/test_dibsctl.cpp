@@ -6,7 +6,7 @@
 #define BOOST_TEST_MODULE dibsctl
 #include "dibsctl.hpp"
 #include "sysfs.hpp"
-#include "temp_dir.hpp"
+#include "test_files.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -29,25 +29,12 @@ using namespace dibs::tools;
 
 namespace {
 
+using dibs::test::contains;
+using dibs::test::slurp;
+using dibs::test::spit;
+
 constexpr std::string_view gid0 = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 constexpr std::string_view gid1 = "11111111-2222-3333-4444-555555555555";
-
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
-
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void spit(const fs::path& path, std::string_view content) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << content;
-    BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << path);
-}
 
 /// A sysfs tree in a fresh temporary directory, removed afterwards.
 class fake_sysfs {

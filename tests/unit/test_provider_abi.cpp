@@ -14,7 +14,7 @@
 // devices through netlink and ignores SYSFS_PATH's device list), the listing tests are skipped.
 #define BOOST_TEST_MODULE provider
 #include "match.hpp"
-#include "temp_dir.hpp"
+#include "test_files.hpp"
 
 #include <array>
 #include <cerrno>
@@ -77,27 +77,13 @@ std::ostream& operator<<(std::ostream& os, device_match m) {
 
 namespace {
 
+using dibs::test::contains;
+using dibs::test::slurp;
+using dibs::test::spit;
+
 constexpr std::uint32_t our_abi = dibs::provider::abi_version;
 constexpr std::string_view provider_so = DIBS_PROVIDER_SO;
 constexpr std::string_view rdmav_drivers = DIBS_PROVIDER_RDMAV_DRIVERS;
-
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void spit(const fs::path& path, std::string_view content) {
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << content;
-    BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << path);
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
 
 std::string errno_text(std::string_view what) {
     const int err = errno;
