@@ -48,6 +48,27 @@ cat /tmp/client.log
 
 # Figures: perftest prints a table after a "#bytes" header; rc_pingpong a
 # "N bytes in S seconds = R Mbit/sec" line.
+#
+# perftest turns cycles into time with a clock rate it calibrates against
+# gettimeofday() before every row. Under TCG a host-side stall can spoil that
+# fit; perftest then prints "Correlation coefficient r^2: ... < 0.9" (glued to
+# the previous row) and reports zeros for the next row. Such a row measured
+# nothing, so it is excused - but at most one row in four, and never all.
+perftest_rows() { # $1 = column that must be > 0 on every row, $2 = 1 if bandwidth
+	awk -v col="$1" -v bw="$2" '
+		/^ *#bytes/ { t = 1; next }
+		t && NF >= col && $1 ~ /^[0-9]+$/ {
+			n++
+			if ($col + 0 <= 0) { if (spoilt) excused++; else bad++ }
+			if ($4 + 0 > best) best = $4 + 0
+			spoilt = 0
+		}
+		/Correlation coefficient r\^2/ { spoilt = 1 }
+		END {
+			if (excused) printf "note: %d row(s) had no clock calibration\n", excused
+			exit !(n > 0 && !bad && excused * 4 <= n && (!bw || best > 0))
+		}' /tmp/client.log
+}
 case $tool in
 ibv_rc_pingpong)
 	awk '/bytes in .* seconds =/ { if ($7 + 0 > 0) ok = 1 } END { exit !ok }' \
@@ -56,17 +77,12 @@ ibv_rc_pingpong)
 *_bw)
 	# columns: #bytes #iterations BW_peak BW_average MsgRate. Every row
 	# needs a message rate; tiny sizes may print a bandwidth of 0.00 MB/s,
-	# so the bandwidth is checked on the largest size.
-	awk '/^ *#bytes/ { t = 1; next } t && NF >= 5 && $1 ~ /^[0-9]+$/ {
-		n++; if ($5 + 0 <= 0) bad++; last = $4 }
-		END { exit !(n > 0 && !bad && last + 0 > 0) }' \
-		/tmp/client.log || { echo "FAIL: missing or zero bandwidth"; exit 1; }
+	# so only the best average bandwidth must be non-zero.
+	perftest_rows 5 1 || { echo "FAIL: missing or zero bandwidth"; exit 1; }
 	;;
 *_lat)
 	# columns: #bytes #iterations t_min t_max t_typical t_avg ...
-	awk '/^ *#bytes/ { t = 1; next } t && NF >= 6 && $1 ~ /^[0-9]+$/ {
-		n++; if ($5 + 0 <= 0) bad++ } END { exit !(n > 0 && !bad) }' \
-		/tmp/client.log || { echo "FAIL: missing or zero latency"; exit 1; }
+	perftest_rows 5 0 || { echo "FAIL: missing or zero latency"; exit 1; }
 	;;
 esac
 echo "PASS: $tool $*"
