@@ -11,17 +11,7 @@ DIBS=$K/dibs/dibs.ko
 LO=$K/dibs/dibs_loopback.ko
 CL=$K/tests/kernel/test_dibs_client.ko
 P=/sys/module/test_dibs_client/parameters
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-fail() { failed=$((failed + 1)); echo "not ok - $*"; }
-# expect DESC CMD...: CMD must succeed
-expect() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else fail "$d ($*)"; fi; }
-# refuse DESC CMD...: CMD must fail
-refuse() { d=$1; shift; if "$@" >/dev/null 2>&1; then fail "$d ($* succeeded)"; else ok "$d"; fi; }
-# equal DESC GOT WANT
-equal() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+. "$(dirname "$0")/tap.sh"
 ndevs() { ls /sys/class/dibs 2>/dev/null | wc -l; }
 sum_dmbs() { cat /sys/class/dibs/*/dmbs 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
 
@@ -79,5 +69,4 @@ expect "rmmod dibs" rmmod dibs
 refuse "dibs_loopback refuses nr_devs beyond its limit" sh -c "insmod $DIBS && insmod $LO nr_devs=65"
 rmmod dibs 2>/dev/null
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_done

@@ -9,13 +9,7 @@
 set -u
 K=${1:?usage: verbs-devices.sh KMOD_DIR [RDMAV_DRIVERS]}
 PROVIDER=${2:-}
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-fail() { failed=$((failed + 1)); echo "not ok - $*"; }
-expect() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else fail "$d ($*)"; fi; }
-equal() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+. "$(dirname "$0")/tap.sh"
 ibdevs() { ls /sys/class/infiniband 2>/dev/null | tr '\n' ' '; }
 # the GID as sysfs shows it for a uuid "aabbccdd-eeff-..."
 uuid_to_gid() { tr -d '-' | sed 's/\(....\)/\1:/g; s/:$//'; }
@@ -76,5 +70,4 @@ equal "ib_devices removed with it" "$(ibdevs)" ""
 expect "rmmod dibs_rdma" rmmod dibs_rdma
 expect "rmmod dibs" rmmod dibs
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_done
