@@ -281,11 +281,22 @@ EXPORT_SYMBOL_GPL(dibs_detach_dmb);
 
 void dibs_dev_irq(struct dibs_dev *dibs, unsigned int idx, u16 dmbemask)
 {
+	struct dibs_client *client;
 	unsigned long flags;
+	u8 cid;
 
 	spin_lock_irqsave(&dibs->lock, flags);
 	if (dibs->removed || idx >= dibs->max_dmbs ||
 	    dibs->dmb_clientid_arr[idx] == NO_DIBS_CLIENT) {
+		spin_unlock_irqrestore(&dibs->lock, flags);
+		return;
+	}
+	cid = dibs->dmb_clientid_arr[idx];
+	client = cid < MAX_DIBS_CLIENTS ? dibs->subs[cid] : NULL;
+	if (client && client->irq_atomic) {
+		/* under the lock: never after the client's del_dev() */
+		if (client->ops->handle_irq)
+			client->ops->handle_irq(dibs, idx, dmbemask);
 		spin_unlock_irqrestore(&dibs->lock, flags);
 		return;
 	}

@@ -358,6 +358,8 @@ static const struct dibs_client_ops dibs_smcd_client_ops = {
 static struct dibs_client dibs_smcd_client = {
 	.name = "dibs_smcd",
 	.ops = &dibs_smcd_client_ops,
+	/* smcd_handle_irq() only schedules the connection's tasklet */
+	.irq_atomic = true,
 };
 
 static int __init dibs_smcd_init(void)

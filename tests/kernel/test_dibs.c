@@ -562,6 +562,62 @@ out_free:
 	return rc;
 }
 
+/* A client with irq_atomic gets handle_irq() inside dibs_dev_irq() */
+static int case_irq_atomic(void)
+{
+	struct tclient *a = &tcs[0];
+	struct dibs_dmb dmb = { .dmb_len = 4096 };
+	struct dibs_dev *d;
+	u8 buf[32] = { 1, 2, 3 };
+	int rc, before;
+
+	tc_reset(a, 0, "test_a");
+	a->client.irq_atomic = true;
+	d = dibs_loopback_create(TEST_DEV_ID, DIBS_LOOPBACK_FABRIC);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	rc = dibs_register_client(&a->client);
+	if (!rc)
+		rc = dibs_register_dmb(d, &dmb, &a->client);
+	if (rc)
+		goto out;
+	tc_track(a, d, &dmb);
+
+	/* delivered before move_data returns, from its (softirq-like) context */
+	before = tc_irqs(a);
+	local_bh_disable();
+	rc = dibs_move_data(d, dmb.dmb_tok, 3, true, 64, buf, sizeof(buf));
+	local_bh_enable();
+	if (rc || tc_irqs(a) != before + 1 || a->irq_idx != dmb.idx ||
+	    tc_mask(a) != BIT(3) || memcmp(dmb.cpu_addr + 64, buf, sizeof(buf))) {
+		pr_err("  rc %d irqs %d (want %d) idx %u (want %u) mask %#x\n", rc,
+		       tc_irqs(a), before + 1, a->irq_idx, dmb.idx, tc_mask(a));
+		rc = -EINVAL;
+		goto out;
+	}
+	/* two signals are two calls, not merged */
+	dibs_dev_irq(d, dmb.idx, BIT(1));
+	dibs_dev_irq(d, dmb.idx, BIT(2));
+	if (tc_irqs(a) != before + 3) {
+		pr_err("  %d calls for 2 more signals\n", tc_irqs(a) - before - 1);
+		rc = -EINVAL;
+		goto out;
+	}
+	/* none for an unregistered DMB */
+	rc = dibs_unregister_dmb(d, &dmb);
+	a->dmbs[0] = NULL;
+	a->dmb_devs[0] = NULL;
+	dibs_dev_irq(d, dmb.idx, 1);
+	if (!rc && tc_irqs(a) != before + 3) {
+		pr_err("  handle_irq for an unregistered DMB\n");
+		rc = -EINVAL;
+	}
+out:
+	dibs_unregister_client(&a->client);
+	lo_destroy(d);
+	return rc;
+}
+
 static int case_bad_input(void)
 {
 	struct tclient *a = &tcs[0];
@@ -1046,6 +1102,7 @@ static const struct {
 	{ "client_limits", case_client_limits },
 	{ "dmb_limits", case_dmb_limits },
 	{ "move_data", case_move_data },
+	{ "irq_atomic", case_irq_atomic },
 	{ "bad_input", case_bad_input },
 	{ "signal_event", case_signal_event },
 	{ "attach_detach", case_attach_detach },

@@ -124,7 +124,8 @@ struct dibs_client_ops {
 	 * Signals for one DMB are delivered in order and never concurrently;
 	 * signals that arrive while a call is pending are merged into one.
 	 *
-	 * Context: process context (a dibs work item); may sleep.
+	 * Context: process context (a dibs work item); may sleep. With
+	 * dibs_client.irq_atomic: the context of dibs_dev_irq(), atomic.
 	 */
 	void (*handle_irq)(struct dibs_dev *dev, unsigned int idx, u16 dmbemask);
 	/**
@@ -142,6 +143,15 @@ struct dibs_client {
 	/* client name for logging and debugging purposes */
 	const char *name;
 	const struct dibs_client_ops *ops;
+	/*
+	 * Set before dibs_register_client() if handle_irq() only schedules
+	 * work and never sleeps (SMC-D's schedules a tasklet): dibs_dev_irq()
+	 * then calls it directly, in the driver's context (any context, up to
+	 * hard irq) with the device's lock held, instead of from a work item.
+	 * Such a handler must not call into dibs for the device. One work item
+	 * hop less on every signal; signals are not merged.
+	 */
+	bool irq_atomic;
 	/* client index - assigned and used by the dibs layer */
 	u8 id;
 };
