@@ -1,0 +1,202 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# smc-tools.sh KMOD_DIR TOOLS_DIR MODE - the smc-tools-style commands of utils/smc in the VM.
+#
+# An unmodified TCP echo server and client (tcp_echo) run under smc_run -d; while their
+# connection is open, smcss and smcd must show it. TOOLS_DIR holds smcd, smcss, smc_run,
+# libsmc-preload.so and tcp_echo.
+#
+#   smcd   SMC-D over dibs_lo0 (tests/vm/smc-env.sh). Over 127.0.0.1 and ::1: smcss -a shows
+#          both ends in mode SMCD and the listener, smcss and smcss -l filter, smcss -D shows
+#          the SMC-D GID of the link group and the DMB sizes, smcd device lists dibs_lo0 with
+#          its dibs GID, smcd linkgroup an SMC-D v2 link group with the user EID, smcd stats
+#          the connections. smcd ueid add/del/show/flush and their errors, as root and not.
+#   nodev  No dibs device: the same connection falls back to TCP; smcss shows the client in
+#          "TCP 0x03030000" and the server in "TCP 0x05000000/0x03030000"; smcd shows no
+#          device and no link group, smcd stats the fallback reasons.
+# shellcheck disable=SC2016 # awk programs in single quotes
+set -u
+K=${1:?usage: smc-tools.sh KMOD_DIR TOOLS_DIR smcd|nodev}
+TOOLS=${2:?tools directory}
+MODE=${3:?mode: smcd or nodev}
+HERE=$(dirname "$0")
+# shellcheck source=tests/vm/tap.sh
+. "$HERE/tap.sh"
+SMCD=$TOOLS/smcd
+export K SMCD
+# shellcheck source=tests/vm/smc-env.sh
+. "$HERE/smc-env.sh"
+
+SMCSS=$TOOLS/smcss
+RUN=$TOOLS/smc_run
+ECHO=$TOOLS/tcp_echo
+W=/tmp/smc-tools
+mkdir -p "$W"
+
+case $MODE in
+smcd) smc_env_up ;;
+nodev) smc_env_up nodev ;;
+*) smc_env_die "unknown mode $MODE" ;;
+esac
+
+# wait_for FILE PATTERN: until FILE has a line matching PATTERN (at most 60 s)
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		[ "$i" -lt 600 ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# open_conn ADDR: a tcp_echo server on ADDR and a client that keeps its connection open until
+# close_conn; sets PORT and EP (the server's "address:port" as smcss prints it)
+open_conn() {
+	rm -f "$W"/*
+	"$RUN" -d "$ECHO" server -b "$1" 0 >"$W/srv.out" 2>"$W/srv.err" &
+	SRV=$!
+	if ! wait_for "$W/srv.out" '^listening '; then
+		fail "$1: server listening ($(cat "$W/srv.err"))"
+		return 1
+	fi
+	PORT=$(awk '$1 == "listening" { print $2 }' "$W/srv.out")
+	case $1 in
+	*:*) EP="[$1]:$PORT" ;;
+	*) EP="$1:$PORT" ;;
+	esac
+	"$RUN" -d "$ECHO" client -w "$W/release" "$1" "$PORT" >"$W/cli.out" 2>"$W/cli.err" &
+	CLI=$!
+	if wait_for "$W/cli.out" '^echoed 65536 bytes$'; then
+		ok "$1: data echoed under smc_run"
+	else
+		fail "$1: data echoed under smc_run ($(cat "$W/cli.err"))"
+	fi
+	for side in srv cli; do
+		if grep -q "^smc_run\[[0-9]*\]: socket(AF_INET6\{0,1\}, SOCK_STREAM) -> AF_SMC fd [0-9]*$" \
+			"$W/$side.err"; then
+			ok "$1: smc_run -d logs the $side socket as AF_SMC"
+		else
+			fail "$1: smc_run -d logs the $side socket as AF_SMC (got: $(cat "$W/$side.err"))"
+		fi
+	done
+}
+
+close_conn() {
+	touch "$W/release"
+	wait "$CLI"
+	equal "client exit status" "$?" 0
+	wait "$SRV"
+	equal "server exit status" "$?" 0
+	equal "server echoed everything" "$(tail -n 1 "$W/srv.out")" "served 65536 bytes"
+}
+
+# count N DESC CMD...: CMD prints N lines
+count() {
+	n=$1 d=$2
+	shift 2
+	equal "$d" "$("$@" | wc -l)" "$n"
+}
+
+# ss OPTS AWK: the lines of smcss OPTS that match AWK (with ep = EP and gid = GID set); OPTS is
+# split into words ("" for none). The awk programs are single-quoted on purpose.
+# shellcheck disable=SC2086
+ss() { "$SMCSS" $1 | awk -v ep="$EP" -v gid="${GID:-}" "$2"; }
+# sd ARGS AWK: the same for smcd ARGS
+# shellcheck disable=SC2086
+sd() { "$SMCD" $1 | awk -v gid="${GID:-}" -v ueid="$SMC_ENV_UEID" "$2"; }
+
+check_smcd_conn() {
+	count 2 "$1: smcss -a: both ends ACTIVE in mode SMCD" \
+		ss -a '$1 == "ACTIVE" && ($4 == ep || $5 == ep) && $7 == "SMCD" && NF == 7'
+	count 1 "$1: smcss -a: the listener" ss -a '$1 == "LISTEN" && $4 == ep && NF == 4'
+	count 0 "$1: smcss: no listener" ss "" '$1 == "LISTEN"'
+	count 2 "$1: smcss: both ends" ss "" '$4 == ep || $5 == ep'
+	count 1 "$1: smcss -l: the listener" ss -l '$1 == "LISTEN" && $4 == ep'
+	count 0 "$1: smcss -l: nothing else" ss -l 'NR > 1 && $1 != "LISTEN"'
+
+	GID=$("$SMCD" linkgroup | awk 'NR == 2 { print $2 }')
+	count 2 "$1: smcss -D: the link group's GID, DMB sizes" ss -D \
+		'($4 == ep || $5 == ep) && $7 == "SMCD" && $8 == gid && $10 == gid && $13 > 0 && $14 > 0'
+	count 1 "$1: smcss -e: connection details" ss -e '$5 == ep && $8 == "<->" && NF == 21'
+
+	GID=$(cat /sys/class/dibs/dibs_lo0/gid)
+	count 1 "$1: smcd device: dibs_lo0 in use, with its dibs GID" sd device \
+		'$1 == "dibs_lo0" && $2 >= 1 && $3 == "yes" && $6 == gid && $7 == "0xffff"'
+	count 1 "$1: smcd info: dibs_lo0" sd info '$1 == "dibs_lo0" && $6 == gid'
+	count 2 "$1: smcd linkgroup: SMC-D v2 with the user EID" sd linkgroup \
+		'NR > 1 && $8 == 2 && $10 == ueid'
+}
+
+check_ueid() {
+	equal "ueid show: the environment's user EID" "$("$SMCD" ueid show)" "$SMC_ENV_UEID"
+	expect "ueid add a lowercase name" "$SMCD" ueid add test.eid-1
+	equal "ueid show: uppercase, unpadded" "$("$SMCD" ueid show | tr '\n' ' ')" \
+		"$SMC_ENV_UEID TEST.EID-1 "
+	out=$("$SMCD" ueid add TEST.EID-1 2>&1)
+	equal "ueid add twice: exit 1" "$?" 1
+	equal "ueid add twice: message" "$out" "smcd: ueid add: user EID TEST.EID-1 exists already"
+	"$SMCD" ueid add -bad >/dev/null 2>&1
+	equal "ueid add -bad: usage error" "$?" 2
+	"$SMCD" ueid add 123456789012345678901234567890123 >/dev/null 2>&1
+	equal "ueid add 33 characters: usage error" "$?" 2
+	expect "ueid add 32 characters" "$SMCD" ueid add 12345678901234567890123456789012
+	expect "ueid add a fourth" "$SMCD" ueid add FOURTH
+	out=$("$SMCD" ueid add FIFTH 2>&1)
+	equal "ueid add a fifth: table full" "$out" \
+		"smcd: ueid add FIFTH: the user EID table is full (at most 4 entries)"
+	out=$(su nobody -s /bin/sh -c "$SMCD ueid del FOURTH" 2>&1)
+	equal "ueid del as nobody: exit 1" "$?" 1
+	case $out in
+	*"Operation not permitted"*CAP_NET_ADMIN*) ok "ueid del as nobody: CAP_NET_ADMIN explained" ;;
+	*) fail "ueid del as nobody: CAP_NET_ADMIN explained (got: $out)" ;;
+	esac
+	equal "ueid show as nobody" "$(su nobody -s /bin/sh -c "$SMCD ueid show" | wc -l)" 4
+	expect "ueid del" "$SMCD" ueid del fourth
+	out=$("$SMCD" ueid del FOURTH 2>&1)
+	equal "ueid del of a missing EID" "$out" "smcd: ueid del: no user EID FOURTH"
+	expect "ueid flush" "$SMCD" ueid flush
+	equal "ueid show after flush" "$("$SMCD" ueid show)" ""
+	expect "ueid add again" "$SMCD" ueid add "$SMC_ENV_UEID"
+}
+
+stat() { "$SMCD" stats | awk -v k="$1" '$1 == k { print $2; exit }'; }
+
+stat_of() { "$SMCD" stats | awk -v k="$1" '$1 == k { print $2; exit }'; }
+
+if [ "$MODE" = smcd ]; then
+	check_ueid
+	equal "stats: no connection yet" "$(stat_of connections)" 0
+	for addr in 127.0.0.1 ::1; do
+		open_conn "$addr" || continue
+		check_smcd_conn "$addr"
+		close_conn
+	done
+	equal "stats: client and server end of two connections" "$(stat_of connections)" 4
+	equal "stats: no fallback" "$(stat_of fallbacks)" 0
+	expect "stats: bytes received" test "$(stat_of rx_bytes)" -ge $((4 * 65536))
+	count 1 "smcd info: ISM v2 capable" sd info '$1 == "ISM" && $4 == "yes"'
+else
+	open_conn 127.0.0.1
+	count 1 "smcss -a: the client fell back: no SMC device" ss -a \
+		'$1 == "ACTIVE" && $5 == ep && $7 == "TCP" && $8 == "0x03030000" &&
+		 /[(]no SMC device found[)]$/'
+	count 1 "smcss -a: the server: peer declined, with its diagnosis" ss -a \
+		'$1 == "ACTIVE" && $4 == ep && $7 == "TCP" && $8 == "0x05000000/0x03030000"'
+	count 2 "smcss: both ends" ss "" '$4 == ep || $5 == ep'
+	count 0 "smcss -D: no SMC-D socket" ss -D 'NR > 1'
+	equal "smcd device: none" "$("$SMCD" device)" "no SMC-D devices"
+	equal "smcd linkgroup: none" "$("$SMCD" linkgroup)" "no SMC-D link groups"
+	close_conn
+	equal "stats: no SMC-D connection" "$(stat_of connections)" 0
+	equal "stats: two fallbacks" "$(stat_of fallbacks)" 2
+	count 1 "stats: the client's reason" sd stats \
+		'$1 == "client" && $2 == "0x03030000" && $3 == 1 && /no SMC device found$/'
+	count 1 "stats: the server's reason" sd stats \
+		'$1 == "server" && $2 == "0x05000000" && $3 == 1 && /peer declined during handshake$/'
+fi
+
+expect "smcss --help" sh -c "'$SMCSS' --help | grep -q '^EXIT STATUS'"
+"$SMCSS" --bogus >/dev/null 2>&1
+equal "smcss --bogus: usage error" "$?" 2
+tap_done

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// tcp_echo: a plain TCP echo server and client for the SMC tests (the test VM has no nc/socat).
+// It knows nothing about SMC: the tests run it under smc_run.
+//
+//   tcp_echo server [-b ADDR] [-c COUNT] PORT   listen (PORT 0: any), print "listening PORT",
+//                                               echo COUNT connections (default 1) one by one
+//   tcp_echo client [-n BYTES] [-w FILE] ADDR PORT
+//                                               send BYTES (default 65536), check the echo,
+//                                               print "echoed BYTES bytes", then keep the
+//                                               connection open until FILE exists
+#include "cli.hpp"
+#include "sysfs.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+using dibs::tools::error;
+using dibs::tools::unique_fd;
+
+constexpr std::string_view usage_text = "usage: tcp_echo server [-b ADDR] [-c COUNT] PORT\n"
+                                        "       tcp_echo client [-n BYTES] [-w FILE] ADDR PORT\n";
+
+[[noreturn]] void fail(const std::string& what) {
+    throw error(what + ": " + dibs::tools::errno_text(errno));
+}
+
+std::uint64_t number(std::string_view text, std::string_view what) {
+    std::uint64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) {
+        throw error::usage("bad " + std::string{what} + " '" + std::string{text} + "'");
+    }
+    return value;
+}
+
+/// The numeric address host:port (IPv4 or IPv6).
+sockaddr_storage resolve(const std::string& host, const std::string& port, socklen_t& len) {
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+        throw error("bad address " + host + " port " + port + ": " + ::gai_strerror(rc));
+    }
+    sockaddr_storage ss{};
+    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    len = res->ai_addrlen;
+    ::freeaddrinfo(res);
+    return ss;
+}
+
+unique_fd tcp_socket(const sockaddr_storage& addr) {
+    unique_fd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        fail("socket");
+    }
+    return fd;
+}
+
+void write_all(int fd, std::span<const std::byte> data) {
+    while (!data.empty()) {
+        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            fail("send");
+        }
+        data = data.subspan(static_cast<std::size_t>(n));
+    }
+}
+
+void read_all(int fd, std::span<std::byte> data) {
+    while (!data.empty()) {
+        const ssize_t n = ::recv(fd, data.data(), data.size(), 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            fail("recv");
+        }
+        if (n == 0) {
+            throw error("recv: connection closed early");
+        }
+        data = data.subspan(static_cast<std::size_t>(n));
+    }
+}
+
+int server(std::span<const std::string_view> args) {
+    constexpr std::array defs{dibs::smc::option_def{'b', "bind", true},
+                              dibs::smc::option_def{'c', "count", true}};
+    const auto opts = dibs::smc::parse_options("server", args, defs);
+    if (opts.operands.size() != 1) {
+        throw error::usage("server: need PORT");
+    }
+    socklen_t len = 0;
+    const auto addr = resolve(std::string{opts.get("bind").value_or("127.0.0.1")},
+                              std::string{opts.operands[0]}, len);
+    const auto count = number(opts.get("count").value_or("1"), "count");
+
+    const unique_fd lfd = tcp_socket(addr);
+    const int on = 1;
+    (void)::setsockopt(lfd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (::bind(lfd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+        fail("bind");
+    }
+    if (::listen(lfd.get(), 8) != 0) {
+        fail("listen");
+    }
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof(bound);
+    if (::getsockname(lfd.get(), reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0) {
+        fail("getsockname");
+    }
+    const auto port = bound.ss_family == AF_INET6
+                          ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
+                          : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port;
+    std::cout << "listening " << ntohs(port) << std::endl;
+
+    std::vector<std::byte> buf(65536);
+    for (std::uint64_t i = 0; i < count; ++i) {
+        const unique_fd cfd(::accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!cfd) {
+            fail("accept");
+        }
+        std::uint64_t total = 0;
+        for (;;) {
+            const ssize_t n = ::recv(cfd.get(), buf.data(), buf.size(), 0);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                fail("recv");
+            }
+            if (n == 0) {
+                break;
+            }
+            write_all(cfd.get(), std::span{buf}.first(static_cast<std::size_t>(n)));
+            total += static_cast<std::uint64_t>(n);
+        }
+        std::cout << "served " << total << " bytes" << std::endl;
+    }
+    return 0;
+}
+
+int client(std::span<const std::string_view> args) {
+    constexpr std::array defs{dibs::smc::option_def{'n', "bytes", true},
+                              dibs::smc::option_def{'w', "wait-for", true}};
+    const auto opts = dibs::smc::parse_options("client", args, defs);
+    if (opts.operands.size() != 2) {
+        throw error::usage("client: need ADDR PORT");
+    }
+    socklen_t len = 0;
+    const auto addr = resolve(std::string{opts.operands[0]}, std::string{opts.operands[1]}, len);
+    const auto bytes = number(opts.get("bytes").value_or("65536"), "byte count");
+
+    const unique_fd fd = tcp_socket(addr);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+        fail("connect");
+    }
+    constexpr std::size_t chunk = 16384;
+    std::vector<std::byte> out(chunk);
+    std::vector<std::byte> in(chunk);
+    for (std::uint64_t sent = 0; sent < bytes;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, bytes - sent));
+        for (std::size_t i = 0; i < n; ++i) {
+            out[i] = static_cast<std::byte>((sent + i) * 7 % 251);
+        }
+        write_all(fd.get(), std::span{out}.first(n));
+        read_all(fd.get(), std::span{in}.first(n));
+        if (!std::equal(out.begin(), out.begin() + static_cast<long>(n), in.begin())) {
+            throw error("echo differs from what was sent near byte " + std::to_string(sent));
+        }
+        sent += n;
+    }
+    std::cout << "echoed " << bytes << " bytes" << std::endl;
+    if (const auto file = opts.get("wait-for")) {
+        using namespace std::chrono_literals;
+        const auto deadline = std::chrono::steady_clock::now() + 120s;
+        while (!std::filesystem::exists(std::filesystem::path{*file})) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                throw error("timeout waiting for " + std::string{*file});
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char* argv[]) {
+    try {
+        const auto args = dibs::smc::arguments(argc, argv);
+        const std::span all{args};
+        if (!args.empty() && args[0] == "server") {
+            return server(all.subspan(1));
+        }
+        if (!args.empty() && args[0] == "client") {
+            return client(all.subspan(1));
+        }
+        std::cerr << usage_text;
+        return 2;
+    } catch (const error& e) {
+        std::cerr << "tcp_echo: " << e.what() << '\n';
+        return e.status();
+    } catch (const std::exception& e) {
+        std::cerr << "tcp_echo: " << e.what() << '\n';
+        return 1;
+    }
+}
