@@ -166,11 +166,24 @@ int dispatch(std::span<const std::string_view> args, context& ctx) {
         throw error::usage("--listening goes only with --wide");
     }
 
+    const auto sockets = list_sockets(diag_ext(opts));
+    print_header(ctx.out, opts);
+    for (const auto& s : sockets) {
+        if (selected(s, opts)) {
+            print_socket(ctx.out, s, opts);
+        }
+    }
+    return exit_ok;
+}
+
+} // namespace
+
+std::vector<socket_info> list_sockets(std::uint8_t ext) {
     nl::socket sock(NETLINK_SOCK_DIAG, "sock_diag");
     nl::request req(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP);
     smc_diag_req diag{};
     diag.diag_family = af_smc;
-    diag.diag_ext = diag_ext(opts);
+    diag.diag_ext = ext;
     req.append_struct(diag);
 
     std::vector<socket_info> sockets;
@@ -188,16 +201,8 @@ int dispatch(std::span<const std::string_view> args, context& ctx) {
         }
         throw;
     }
-    print_header(ctx.out, opts);
-    for (const auto& s : sockets) {
-        if (selected(s, opts)) {
-            print_socket(ctx.out, s, opts);
-        }
-    }
-    return exit_ok;
+    return sockets;
 }
-
-} // namespace
 
 socket_info parse_socket(std::span<const std::byte> payload) {
     if (payload.size() < sizeof(smc_diag_msg)) {

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <linux/smc_diag.h>
 
@@ -41,6 +42,10 @@ struct socket_info {
 
 /// Parses the payload of one SOCK_DIAG_BY_FAMILY reply; throws error if it is malformed.
 [[nodiscard]] socket_info parse_socket(std::span<const std::byte> payload);
+
+/// Every AF_SMC socket of this network namespace, from a smc_diag dump with the SMC_DIAG_* bits
+/// in ext (diag_ext); throws error (naming smc_diag) if the dump fails.
+[[nodiscard]] std::vector<socket_info> list_sockets(std::uint8_t ext);
 
 /// "127.0.0.1:12345" or "[::1]:12345". Without wide an address:port longer than 23 characters
 /// is cut and marked "..".
