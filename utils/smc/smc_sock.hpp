@@ -6,6 +6,9 @@
 // Header-only; users link smc_tools.
 #pragma once
 
+#include "smcss.hpp"
+#include "sysfs.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -26,19 +29,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
 #include <linux/smc_diag.h>
-#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "smcss.hpp"
-#include "sysfs.hpp"
 
 #ifndef AF_SMC
 #define AF_SMC 43
