@@ -16,6 +16,9 @@
 #                   hang; new connections fall back; dibs_lo0 re-created: SMCD again
 #   malformed_clc   plain TCP junk and hand-made broken CLC messages at an AF_SMC listener;
 #                   it stays healthy and still serves SMCD
+#   netns_veth      server and client in two network namespaces joined by a veth pair:
+#                   echo and a hash-checked bulk in mode SMCD, each end checked in its own
+#                   namespace
 #
 # Every smc-sock-test run has a hard time limit (timeout(1), or finish() for background runs,
 # which are started directly so that kill -9 reaches them), so a hang fails the case.
@@ -168,6 +171,30 @@ malformed_clc)
 	smc_env_up
 	modprobe tun || fail "cannot load tun"
 	run 0 150 garbage
+	;;
+netns_veth)
+	smc_env_up
+	ns=smcpeer
+	ip netns add $ns || fail "cannot add network namespace $ns"
+	ip link add smcv0 type veth peer name smcv1 netns $ns || fail "cannot add the veth pair"
+	if ! { ip addr add 10.99.0.1/24 dev smcv0 && ip link set smcv0 up &&
+		ip -n $ns addr add 10.99.0.2/24 dev smcv1 && ip -n $ns link set smcv1 up &&
+		ip -n $ns link set lo up; }; then
+		fail "cannot configure the veth pair"
+	fi
+	for cmd in "echo --count 30" "bulk --bytes 256M --chunk 1M"; do
+		port=$((7100 + $$ % 500))
+		# shellcheck disable=SC2086 # $cmd is a command and its options
+		ip netns exec $ns "$T" $cmd --role server --addr 10.99.0.2 --port $port \
+			> "$LOG/server" 2>&1 &
+		srv=$!
+		# shellcheck disable=SC2086
+		run 0 120 $cmd --role client --addr 10.99.0.2 --port $port
+		finish "$srv" 30
+		rc=$?
+		show "$LOG/server"
+		[ "$rc" -eq 0 ] || fail "server in $ns ($cmd) exited $rc"
+	done
 	;;
 *)
 	fail "unknown case"
