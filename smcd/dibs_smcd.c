@@ -38,6 +38,7 @@
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <net/smc.h>
 
 #include <asm/unaligned.h>
@@ -323,6 +324,8 @@ err_unlist:
 	spin_lock_irq(&dibs_smcd_lock);
 	list_del(&sd->list);
 	spin_unlock_irq(&dibs_smcd_lock);
+	/* smc destroys it only in smcd_unregister_dev(), smcd_free_dev() does not */
+	destroy_workqueue(sd->smcd->event_wq);
 	smcd_free_dev(sd->smcd);
 err_del:
 	device_del(&sd->parent.dev);
