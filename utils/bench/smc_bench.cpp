@@ -211,11 +211,11 @@ void nodelay(const connection& c) {
     }
     const std::string text = check_mode(c, o.expect);
     const auto m = query_mode(c.fd());
-    if (!sizes || !m || m->mode == SMC_DIAG_MODE_FALLBACK_TCP) {
+    if (!sizes || !m || !m->conn || m->mode == SMC_DIAG_MODE_FALLBACK_TCP) {
         return text;
     }
-    return text + " sndbuf=" + std::to_string(m->sndbuf_size) +
-           " rmb=" + std::to_string(m->rmbe_size);
+    return text + " sndbuf=" + std::to_string(m->conn->sndbuf_size) +
+           " rmb=" + std::to_string(m->conn->rmbe_size);
 }
 
 // ---------------------------------------------------------------------------------------------

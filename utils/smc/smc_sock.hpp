@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -337,58 +336,24 @@ private:
 // The SMC mode of a connection, from smc_diag: a dump of every AF_SMC socket in this network
 // namespace (smc_diag only dumps), matched by the socket's inode.
 
-struct smc_mode {
-    std::uint8_t mode = SMC_DIAG_MODE_FALLBACK_TCP; // SMC_DIAG_MODE_*
-    std::uint32_t fallback_reason = 0;              // SMC_CLC_DECL_* (fallback only)
-    std::uint32_t peer_diagnosis = 0;               // the peer's decline reason
-    std::uint8_t state = 0;                         // SMC socket state
-    std::uint32_t sndbuf_size = 0;                  // SMC (not fallback): send buffer,
-    std::uint32_t rmbe_size = 0;                    // receive buffer (RMB/DMB element),
-    std::uint32_t peer_rmbe_size = 0;               // and the peer's receive buffer
+// What smc_diag says of one AF_SMC socket: mode, fallback reason, buffer sizes (SMC_DIAG_CONNINFO).
+using smc_mode = smc::smcss::socket_info;
 
-    [[nodiscard]] std::string str() const {
-        switch (mode) {
-        case SMC_DIAG_MODE_SMCD:
-            return "SMCD";
-        case SMC_DIAG_MODE_SMCR:
-            return "SMCR";
-        default: {
-            std::array<char, 64> buf{};
-            if (peer_diagnosis != 0) {
-                std::snprintf(buf.data(), buf.size(), "TCP 0x%08x (peer 0x%08x)", fallback_reason,
-                              peer_diagnosis);
-            } else {
-                std::snprintf(buf.data(), buf.size(), "TCP 0x%08x", fallback_reason);
-            }
-            return buf.data();
-        }
-        }
-    }
-};
+// "SMCD", "TCP 0x03030000", ... as smcss prints it.
+using smc::smcss::mode_text;
 
 // inode -> mode of every AF_SMC socket now.
 [[nodiscard]] inline std::unordered_map<std::uint64_t, smc_mode> smc_diag_dump() {
-    std::vector<smc::smcss::socket_info> sockets;
+    std::vector<smc_mode> sockets;
     try {
         sockets = smc::smcss::list_sockets(1U << (SMC_DIAG_CONNINFO - 1));
     } catch (const tools::error& e) {
         throw sys_error(e.what(), e.errnum());
     }
     std::unordered_map<std::uint64_t, smc_mode> table;
-    for (const auto& sock : sockets) {
-        smc_mode mode;
-        mode.mode = sock.mode;
-        mode.state = sock.state;
-        if (sock.fallback) {
-            mode.fallback_reason = sock.fallback->reason;
-            mode.peer_diagnosis = sock.fallback->peer_diagnosis;
-        }
-        if (sock.conn) {
-            mode.sndbuf_size = sock.conn->sndbuf_size;
-            mode.rmbe_size = sock.conn->rmbe_size;
-            mode.peer_rmbe_size = sock.conn->peer_rmbe_size;
-        }
-        table.emplace(sock.inode, mode);
+    for (auto& sock : sockets) {
+        const std::uint64_t inode = sock.inode;
+        table.emplace(inode, std::move(sock));
     }
     return table;
 }
@@ -448,10 +413,12 @@ public:
             return true;
         case kind::smcd:
             return m.mode == SMC_DIAG_MODE_SMCD;
-        case kind::fallback:
+        case kind::fallback: {
+            const auto fb = m.fallback.value_or(smc_diag_fallback{});
             return m.mode == SMC_DIAG_MODE_FALLBACK_TCP &&
-                   (!reason_ || m.fallback_reason == *reason_ ||
-                    (m.fallback_reason == peer_declined && m.peer_diagnosis == *reason_));
+                   (!reason_ || fb.reason == *reason_ ||
+                    (fb.reason == peer_declined && fb.peer_diagnosis == *reason_));
+        }
         }
         return false;
     }
@@ -472,9 +439,9 @@ inline std::string check_mode(const connection& c, const mode_expectation& want)
         throw check_failure(c.name() + ": not listed by smc_diag");
     }
     if (!want.matches(*mode)) {
-        throw check_failure(c.name() + ": mode " + mode->str() + ", expected " + want.str());
+        throw check_failure(c.name() + ": mode " + mode_text(*mode) + ", expected " + want.str());
     }
-    return mode->str();
+    return mode_text(*mode);
 }
 
 // ---------------------------------------------------------------------------------------------

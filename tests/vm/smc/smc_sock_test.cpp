@@ -366,7 +366,7 @@ private:
             state s;
             if (f_ == family::smc) {
                 const auto mode = query_mode(c.fd());
-                s.mode = mode ? mode->str() : "not in smc_diag";
+                s.mode = mode ? mode_text(*mode) : "not in smc_diag";
                 if (!mode || !want_.matches(*mode)) {
                     const std::string msg =
                         c.name() + ": mode " + s.mode + ", expected " + want_.str();
@@ -621,10 +621,10 @@ std::string check_modes(const std::vector<client_conn>& conns, const mode_expect
             throw check_failure(cc.c.name() + ": not listed by smc_diag");
         }
         if (!want.matches(it->second)) {
-            throw check_failure(cc.c.name() + ": mode " + it->second.str() + ", expected " +
+            throw check_failure(cc.c.name() + ": mode " + mode_text(it->second) + ", expected " +
                                 want.str());
         }
-        ++tally[it->second.str()];
+        ++tally[mode_text(it->second)];
     }
     std::string text;
     for (const auto& [mode, n] : tally) {
