@@ -8,7 +8,9 @@
 
 #include "sysfs.hpp"
 
+#include <exception>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +48,28 @@ struct parsed_options {
                                            std::span<const std::string_view> args,
                                            std::span<const option_def> defs,
                                            bool stop_at_operand = false);
+
+/// Runs body() and returns its exit status. An exception is reported as "<tool>: <message>" on
+/// err (after flushing out), with "Try '<tool> --help'." for a usage error; the status is then
+/// the error's, or exit_failure for any other exception.
+template <typename Body>
+[[nodiscard]] int report_errors(std::string_view tool, std::ostream& out, std::ostream& err,
+                                Body&& body) {
+    try {
+        return body();
+    } catch (const error& e) {
+        out.flush();
+        err << tool << ": " << e.what() << '\n';
+        if (e.status() == exit_usage) {
+            err << "Try '" << tool << " --help'.\n";
+        }
+        return e.status();
+    } catch (const std::exception& e) {
+        out.flush();
+        err << tool << ": " << e.what() << '\n';
+        return exit_failure;
+    }
+}
 
 /// argv[1..] as string_views.
 [[nodiscard]] std::vector<std::string_view> arguments(int argc, char** argv);

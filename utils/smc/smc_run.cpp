@@ -198,7 +198,7 @@ environment(const settings& s, std::string_view lib, const char* ld_preload) {
 }
 
 int run(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-    try {
+    return report_errors("smc_run", out, err, [&] {
         const auto s = parse_args(args);
         if (s.help) {
             out << help;
@@ -239,16 +239,7 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
         err << "smc_run: cannot execute " << tools::quote(s.command.front()) << ": "
             << tools::errno_text(e) << '\n';
         return e == ENOENT ? exit_not_found : exit_cannot_execute;
-    } catch (const error& e) {
-        err << "smc_run: " << e.what() << '\n';
-        if (e.status() == exit_usage) {
-            err << "Try 'smc_run --help'.\n";
-        }
-        return e.status();
-    } catch (const std::exception& e) {
-        err << "smc_run: " << e.what() << '\n';
-        return exit_failure;
-    }
+    });
 }
 
 std::string_view help_text() noexcept {

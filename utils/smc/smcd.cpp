@@ -606,20 +606,7 @@ void print_stats(std::ostream& out, const stats& st, const fallback_stats& fb) {
 // ---- commands ------------------------------------------------------------------------------
 
 int run(std::span<const std::string_view> args, context& ctx) {
-    try {
-        return dispatch(args, ctx);
-    } catch (const error& e) {
-        ctx.out.flush();
-        ctx.err << "smcd: " << e.what() << '\n';
-        if (e.status() == exit_usage) {
-            ctx.err << "Try 'smcd --help'.\n";
-        }
-        return e.status();
-    } catch (const std::exception& e) {
-        ctx.out.flush();
-        ctx.err << "smcd: " << e.what() << '\n';
-        return exit_failure;
-    }
+    return report_errors("smcd", ctx.out, ctx.err, [&] { return dispatch(args, ctx); });
 }
 
 std::string_view help_text() noexcept {

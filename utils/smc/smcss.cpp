@@ -375,20 +375,7 @@ void print_socket(std::ostream& out, const socket_info& s, const options& opts) 
 }
 
 int run(std::span<const std::string_view> args, context& ctx) {
-    try {
-        return dispatch(args, ctx);
-    } catch (const error& e) {
-        ctx.out.flush();
-        ctx.err << "smcss: " << e.what() << '\n';
-        if (e.status() == exit_usage) {
-            ctx.err << "Try 'smcss --help'.\n";
-        }
-        return e.status();
-    } catch (const std::exception& e) {
-        ctx.out.flush();
-        ctx.err << "smcss: " << e.what() << '\n';
-        return exit_failure;
-    }
+    return report_errors("smcss", ctx.out, ctx.err, [&] { return dispatch(args, ctx); });
 }
 
 std::string_view help_text() noexcept {
