@@ -15,7 +15,7 @@
 # modules were not built (they are built by `all`) is reported "Not Run", not failed.
 # COMMAND may use generator expressions such as $<TARGET_FILE:tgt>.
 
-# The runner, for tests that call it themselves (e.g. tests/vm/runner.cmake).
+# The runner, for tests that call it themselves (e.g. tests/runner/CMakeLists.txt).
 set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm-run)
 cmake_path(NORMAL_PATH DIBS_VM_RUN)
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// smc_sock.hpp - what the SMC-D socket test (tests/vm/smc/smc-sock-test) and the benchmark
+// smc_sock.hpp - what the SMC-D socket test (tests/smc/smc-sock-test) and the benchmark
 // (utils/bench/dibs-smc-bench) share: AF_SMC or TCP sockets over IPv4 with poll() deadlines,
 // the SMC mode of a connection (from smcss's smc_diag dump), and a 64-bit stream hash.
 // Header-only; users link smc_tools.

@@ -3,7 +3,7 @@
 #
 # smc-env.sh - sourced by the SMC-D VM tests: load SMC and SMC-D over dibs.
 #
-#   K=<build>/kmod SMCD=<build>/utils/smc/smcd . tests/vm/smc-env.sh
+#   K=<build>/kmod SMCD=<build>/utils/smc/smcd . tests/smc/smc-env.sh
 #   smc_env_up            # smc, smc_diag, dibs, dibs_loopback (dibs_lo0), dibs_smcd,
 #                         # and the user EID that SMC-D v2 needs on x86
 #   smc_env_up nodev      # the same without any dibs device (dibs_loopback nr_devs=0)

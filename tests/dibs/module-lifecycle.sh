@@ -9,9 +9,9 @@ set -u
 K=${1:?usage: module-lifecycle.sh KMOD_DIR}
 DIBS=$K/dibs/dibs.ko
 LO=$K/dibs/dibs_loopback.ko
-CL=$K/tests/kernel/test_dibs_client.ko
+CL=$K/tests/dibs/test_dibs_client.ko
 P=/sys/module/test_dibs_client/parameters
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../support/tap.sh"
 ndevs() { ls /sys/class/dibs 2>/dev/null | wc -l; }
 sum_dmbs() { cat /sys/class/dibs/*/dmbs 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
 

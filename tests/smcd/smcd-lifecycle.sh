@@ -7,7 +7,7 @@
 # Runs inside the VM as root with no dibs module loaded.
 set -u
 K=${1:?usage: smcd-lifecycle.sh KMOD_DIR}
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../support/tap.sh"
 DIBS=$K/dibs/dibs.ko
 LO=$K/dibs/dibs_loopback.ko
 SMCD=$K/smcd/dibs_smcd.ko

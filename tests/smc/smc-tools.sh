@@ -7,7 +7,7 @@
 # connection is open, smcss and smcd must show it. TOOLS_DIR holds smcd, smcss, smc_run,
 # libsmc-preload.so and tcp_echo.
 #
-#   smcd   SMC-D over dibs_lo0 (tests/vm/smc-env.sh). Over 127.0.0.1 and ::1: smcss -a shows
+#   smcd   SMC-D over dibs_lo0 (tests/smc/smc-env.sh). Over 127.0.0.1 and ::1: smcss -a shows
 #          both ends in mode SMCD and the listener, smcss and smcss -l filter, smcss -D shows
 #          the SMC-D GID of the link group and the DMB sizes, smcd device lists dibs_lo0 with
 #          its dibs GID, smcd linkgroup an SMC-D v2 link group with the user EID, smcd stats
@@ -21,11 +21,11 @@ K=${1:?usage: smc-tools.sh KMOD_DIR TOOLS_DIR smcd|nodev}
 TOOLS=${2:?tools directory}
 MODE=${3:?mode: smcd or nodev}
 HERE=$(dirname "$0")
-# shellcheck source=tests/vm/tap.sh
-. "$HERE/tap.sh"
+# shellcheck source=tests/support/tap.sh
+. "$HERE/../support/tap.sh"
 SMCD=$TOOLS/smcd
 export K SMCD
-# shellcheck source=tests/vm/smc-env.sh
+# shellcheck source=tests/smc/smc-env.sh
 . "$HERE/smc-env.sh"
 
 SMCSS=$TOOLS/smcss

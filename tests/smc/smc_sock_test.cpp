@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // smc-sock-test - AF_SMC socket tests for SMC-D over dibs (run inside the VM by
-// tests/vm/smc/smc-case.sh): echo, bulk, concurrent and garbage, each checking the SMC mode of
+// tests/smc/smc-case.sh): echo, bulk, concurrent and garbage, each checking the SMC mode of
 // its connections with smc_diag. `smc-sock-test --help` describes them.
 #include "raw_clc.hpp"
 #include "smc_sock.hpp"

@@ -4,7 +4,7 @@
 // files): device preconditions, sysfs readers, registered buffers, work request posting and
 // completion checks, fixtures.
 //
-// The suite runs inside the VM (tests/vm/verbs/run-conformance.sh) with dibs, dibs_loopback
+// The suite runs inside the VM (tests/verbs/run-conformance.sh) with dibs, dibs_loopback
 // and dibs_rdma loaded and three devices: dibs_lo0 (fabric 0xffff: reaches only itself),
 // dibs_lo1 and dibs_lo2 (fabric 0x10: reach each other).
 #ifndef DIBS_TESTS_VERBS_CONFORMANCE_HPP

@@ -3,7 +3,7 @@
 #
 # smc-case.sh KMOD_DIR SMCD_TOOL SOCK_TEST CASE - one SMC-D socket test inside the VM.
 #
-# Loads SMC-D over dibs with tests/vm/smc-env.sh (smc, smc_diag, dibs, dibs_loopback with
+# Loads SMC-D over dibs with tests/smc/smc-env.sh (smc, smc_diag, dibs, dibs_loopback with
 # dibs_lo0, dibs_smcd, a user EID) and runs smc-sock-test (SOCK_TEST) for CASE:
 #
 #   echo            messages of 1 B .. 1 MiB echoed over one connection, mode SMCD
@@ -28,8 +28,8 @@ SMCD=${2:?smcd tool}
 T=${3:?smc-sock-test}
 CASE=${4:?case}
 export K SMCD
-# shellcheck source=tests/vm/smc-env.sh
-. "$(dirname "$0")/../smc-env.sh"
+# shellcheck source=tests/smc/smc-env.sh
+. "$(dirname "$0")/smc-env.sh"
 
 LOG=/tmp/smc-case
 mkdir -p "$LOG"

@@ -36,7 +36,7 @@ devices_present::operator()(utf::test_unit_id /*unused*/) const {
     }
     boost::test_tools::assertion_result result(missing.empty());
     result.message() << "no ibverbs device " << missing
-                     << " (run inside the VM with the provider: tests/vm/verbs/run-conformance.sh)";
+                     << " (run inside the VM with the provider: tests/verbs/run-conformance.sh)";
     return result;
 }
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run-conformance.sh KMOD_DIR PROVIDER TEST_BINARY [ARGS...] - the verbs conformance suite
-# (tests/vm/verbs/test_*.cpp) inside the VM.
+# (tests/verbs/test_*.cpp) inside the VM.
 #
 # Loads ib_uverbs, dibs, dibs_loopback (dibs_lo0, fabric 0xffff: reaches only itself) and
 # dibs_rdma, adds dibs_lo1 and dibs_lo2 on fabric 0x10 (they reach each other), points

@@ -6,7 +6,7 @@
 // program runs as root. Every test removes the loopback devices it created.
 // --run_test=not_loaded (vm.dibsctl.not_loaded): no dibs module is loaded.
 //
-// The dibsctl binary is DIBSCTL_PATH (set by tests/vm/dibsctl.cmake), or $DIBSCTL if set.
+// The dibsctl binary is DIBSCTL_PATH (set by tests/dibsctl/CMakeLists.txt), or $DIBSCTL if set.
 #define BOOST_TEST_MODULE dibsctl_vm
 #include <algorithm>
 #include <array>

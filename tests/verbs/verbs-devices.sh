@@ -9,7 +9,7 @@
 set -u
 K=${1:?usage: verbs-devices.sh KMOD_DIR [RDMAV_DRIVERS]}
 PROVIDER=${2:-}
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../support/tap.sh"
 ibdevs() { ls /sys/class/infiniband 2>/dev/null | tr '\n' ' '; }
 # the GID as sysfs shows it for a uuid "aabbccdd-eeff-..."
 uuid_to_gid() { tr -d '-' | sed 's/\(....\)/\1:/g; s/:$//'; }

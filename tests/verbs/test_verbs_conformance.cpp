@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // verbs.conformance: the dibs_rdma driver (with the dibs provider) against the verbs it
-// implements, run inside the VM by tests/vm/verbs/run-conformance.sh.
+// implements, run inside the VM by tests/verbs/run-conformance.sh.
 //
 // This file: the module, and the suites device, pd, mr, cq and qp. The data path is in
 // test_data.cpp (rdma_write, rdma_read, atomic, send), error handling in test_errors.cpp
