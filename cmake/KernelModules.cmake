@@ -13,10 +13,10 @@
 set(DIBS_KMOD_BUILD_DIR ${CMAKE_BINARY_DIR}/kmod)
 
 if(DIBS_BUILD_KMODS AND NOT KDIR)
-  execute_process(COMMAND ${CMAKE_SOURCE_DIR}/utils/fetch-kernel --print kdir
+  execute_process(COMMAND ${CMAKE_SOURCE_DIR}/utils/vm/fetch-kernel --print kdir
     OUTPUT_VARIABLE _kdir OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
   if(NOT _rc EQUAL 0)
-    message(FATAL_ERROR "utils/fetch-kernel failed: set -DKDIR=<kernel build tree> "
+    message(FATAL_ERROR "utils/vm/fetch-kernel failed: set -DKDIR=<kernel build tree> "
       "or -DDIBS_BUILD_KMODS=OFF")
   endif()
   set(KDIR ${_kdir} CACHE PATH "Kernel build tree" FORCE)

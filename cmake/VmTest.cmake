@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Tests that run inside the QEMU test VM (utils/vm-run).
+# Tests that run inside the QEMU test VM (utils/vm/vm-run).
 #
 #   dibs_add_vm_test(NAME <ctest name> [MODULES <mod>...] [TIMEOUT <s>] [LABELS <l>...]
 #                    [WILL_FAIL] COMMAND <cmd> [<arg>...])
 #
 # registers a CTest test running
-#   utils/vm-run --timeout <s> -m <mod.ko>... -- <cmd> <arg>...
+#   utils/vm/vm-run --timeout <s> -m <mod.ko>... -- <cmd> <arg>...
 # in ${CMAKE_BINARY_DIR} (the guest sees the build tree at the same path). A module
 # name <mod> is the .ko path in DIBS_KMOD_<mod> (cmake/KernelModules.cmake), insmod'ed
 # in the order given; unknown names are a configure error. TIMEOUT (default 300 s) is
@@ -16,7 +16,7 @@
 # COMMAND may use generator expressions such as $<TARGET_FILE:tgt>.
 
 # The runner, for tests that call it themselves (e.g. tests/runner/CMakeLists.txt).
-set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm-run)
+set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-run)
 cmake_path(NORMAL_PATH DIBS_VM_RUN)
 
 function(dibs_add_vm_test)
@@ -45,7 +45,7 @@ function(dibs_add_vm_test)
     list(APPEND kos ${DIBS_KMOD_${mod}})
   endforeach()
 
-  set(vm_run ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../utils/vm-run)
+  set(vm_run ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../utils/vm/vm-run)
   cmake_path(NORMAL_PATH vm_run)
   add_test(NAME ${arg_NAME}
     COMMAND ${vm_run} --timeout ${arg_TIMEOUT} ${mod_args} -- ${arg_COMMAND}

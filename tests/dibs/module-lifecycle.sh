@@ -3,7 +3,7 @@
 #
 # module-lifecycle.sh KMOD_DIR - load and unload dibs, dibs_loopback and a
 # client in every order that must work, and check that the orders that must
-# not work are refused. Runs inside the VM as root (utils/vm-run), with no
+# not work are refused. Runs inside the VM as root (utils/vm/vm-run), with no
 # dibs module loaded. KMOD_DIR is the Kbuild output (build/kmod).
 set -u
 K=${1:?usage: module-lifecycle.sh KMOD_DIR}

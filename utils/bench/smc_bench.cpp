@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // dibs-smc-bench - AF_SMC (SMC-D over dibs) against TCP: stream throughput, request/response
-// latency and connection rate. utils/bench-smc runs it inside the VM for both families.
+// latency and connection rate. utils/bench/bench-smc runs it inside the VM for both families.
 // Prints one machine-readable line of key=value pairs per run.
 #include "smc_sock.hpp"
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# verbs-guest.sh KMOD_DIR PROVIDER MEMCPY_BW - the guest half of utils/bench-verbs.
+# verbs-guest.sh KMOD_DIR PROVIDER MEMCPY_BW - the guest half of utils/bench/bench-verbs.
 #
 # In one VM: loads dibs, dibs_loopback and dibs_rdma (device dibs_lo0) and
 # rdma_rxe on lo (device rxe0), runs the same perftest cases on both, and
