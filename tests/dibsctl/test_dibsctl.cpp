@@ -5,6 +5,8 @@
 // as EEXIST or ENOSPC) is emulated by an injected attribute writer.
 #define BOOST_TEST_MODULE dibsctl
 #include "dibsctl.hpp"
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 #include "test_files.hpp"
 

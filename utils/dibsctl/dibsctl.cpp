@@ -872,28 +872,6 @@ bool natural_less(std::string_view a, std::string_view b) noexcept {
     return a < b; // equal as numbers ("lo01" vs "lo1"): keep a strict total order
 }
 
-std::string quote(std::string_view text) {
-    constexpr std::size_t max_shown = 64;
-    constexpr std::string_view hex = "0123456789abcdef";
-    std::string out = "'";
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (i == max_shown) {
-            out += "...";
-            break;
-        }
-        const auto uc = static_cast<unsigned char>(text[i]);
-        if (uc < 0x20 || uc >= 0x7f || text[i] == '\'' || text[i] == '\\') {
-            out += "\\x";
-            out += hex[uc >> 4U];
-            out += hex[uc & 0xfU];
-        } else {
-            out += text[i];
-        }
-    }
-    out += '\'';
-    return out;
-}
-
 // ---- devices -------------------------------------------------------------------------------
 
 void require_dibs_loaded(const sysfs_layout& sysfs) {

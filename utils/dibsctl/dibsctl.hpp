@@ -6,6 +6,8 @@
 #ifndef DIBS_TOOLS_DIBSCTL_HPP
 #define DIBS_TOOLS_DIBSCTL_HPP
 
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <array>
@@ -63,10 +65,6 @@ inline constexpr std::uint32_t max_loopback_count = 1024;
 
 /// Natural order: digit runs compare as numbers, so dibs_lo2 < dibs_lo10.
 [[nodiscard]] bool natural_less(std::string_view a, std::string_view b) noexcept;
-
-/// Quotes a user- or kernel-supplied string for a message: 'text', non-printable bytes as \xNN,
-/// cut after 64 bytes.
-[[nodiscard]] std::string quote(std::string_view text);
 
 // ---- devices -------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@
 #ifndef DIBS_SMC_CLI_HPP
 #define DIBS_SMC_CLI_HPP
 
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <exception>

@@ -9,6 +9,8 @@
 #ifndef DIBS_SMC_NETLINK_HPP
 #define DIBS_SMC_NETLINK_HPP
 
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <cstddef>

@@ -7,6 +7,8 @@
 #pragma once
 
 #include "smcss.hpp"
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <algorithm>

@@ -7,6 +7,8 @@
 #define DIBS_SMC_SMCD_HPP
 
 #include "netlink.hpp"
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <array>

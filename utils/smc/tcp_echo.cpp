@@ -10,6 +10,8 @@
 //                                               print "echoed BYTES bytes", then keep the
 //                                               connection open until FILE exists
 #include "cli.hpp"
+#include "error.hpp"
+#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <algorithm>

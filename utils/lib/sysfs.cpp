@@ -1,63 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "sysfs.hpp"
 
+#include "fd.hpp"
+
 #include <array>
 #include <cerrno>
-#include <system_error>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace dibs::tools {
-
-error::error(const std::string& message, std::string resource, int errnum, int status)
-    : std::runtime_error(message)
-    , resource_(std::move(resource))
-    , errnum_(errnum)
-    , status_(status) {}
-
-error error::usage(const std::string& message, std::string command) {
-    return error(message, std::move(command), 0, exit_usage);
-}
-
-error error::system(std::string_view context, std::string_view verb,
-                    const std::filesystem::path& path, int errnum, std::string_view hint) {
-    std::string msg;
-    if (!context.empty()) {
-        msg.append(context).append(": ");
-    }
-    msg.append("cannot ").append(verb).append(" ").append(path.string()).append(": ");
-    msg.append(errno_text(errnum));
-    if (!hint.empty()) {
-        msg.append("; ").append(hint);
-    }
-    return error(msg, path.string(), errnum);
-}
-
-std::string errno_text(int errnum) {
-    return std::generic_category().message(errnum) + " (errno " + std::to_string(errnum) + ")";
-}
-
-unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
-    if (this != &other) {
-        close();
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-}
-
-unique_fd::~unique_fd() {
-    close();
-}
-
-int unique_fd::close() noexcept {
-    if (fd_ < 0) {
-        return 0;
-    }
-    // Linux releases the descriptor even when close() fails: never retry.
-    const int rc = ::close(std::exchange(fd_, -1));
-    return rc == 0 ? 0 : errno;
-}
 
 std::string read_attribute(const std::filesystem::path& path, std::string_view context) {
     // A sysfs attribute is at most a page; anything much longer is not an attribute.
