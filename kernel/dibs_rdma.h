@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * dibs_rdma: one ib_device per dibs device.
+ * dibs_rdma: one ib_device per dibs device - the objects, limits and the
+ * functions the files share. Files follow the data path: dibs_rdma_req.c
+ * (requester), dibs_rdma_resp.c (responder), dibs_rdma_wire.h (what goes
+ * into a peer's memory), dibs_rdma_fabric.h (how a peer is reached).
  */
 #ifndef _DIBS_RDMA_H
 #define _DIBS_RDMA_H
@@ -12,6 +15,9 @@
 #include <rdma/ib_umem.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/dibs-rdma-abi.h>
+
+#include "dibs_rdma_fabric.h"
+#include "dibs_rdma_wire.h"
 
 /* Limits the driver reports and enforces. */
 #define DIBS_RDMA_MAX_PD	1024
@@ -29,71 +35,6 @@
 #define DIBS_RDMA_VENDOR_ID	0xffffff	/* no IEEE OUI: a software device */
 /* how long a SEND waits for room in the peer's receive ring (RNR) */
 #define DIBS_RDMA_RNR_TIMEOUT_MS	2000
-
-/*
- * LID and GID scheme
- * ------------------
- * GID index 0 of port 1 is the dibs device's GID: the 16 bytes of its uuid,
- * so a verbs peer GID names the dibs device directly. The LID is unique
- * among all dibs_rdma devices of this kernel (the extent of a loopback
- * fabric): allocated from 1 up in the unicast range, released when the
- * device goes away. There is no subnet manager; the port is ACTIVE as soon
- * as the device is registered. A QP's destination is found by GID when the
- * address has a GRH, else by LID, and must be reachable on the dibs fabric
- * (dibs_query_remote_gid()).
- */
-#define DIBS_RDMA_LID_MIN	1
-#define DIBS_RDMA_LID_MAX	0xbfff
-
-/*
- * Receive ring
- * ------------
- * Every RC QP owns one DMB on its dibs device: a ring of DIBS_RDMA_RING_SLOTS
- * slots that its connected peer fills with SEND and WRITE_WITH_IMM messages
- * (move_data with the signal flag). The owner's dibs handle_irq() drains it
- * into posted receive WQEs, in order; a message waits in the ring until a
- * receive is posted. The consumer index lives in the ring header, and the
- * sender reads it through attach_dmb() to know how much room is left.
- */
-#define DIBS_RDMA_RING_SLOTS	64
-#define DIBS_RDMA_SLOT_DATA	(4096 - sizeof(struct dibs_rdma_slot_hdr))
-
-/*
- * A slot is written in two move_data() calls: everything after @seq, then
- * @seq with the signal flag, so a slot whose @seq matches is complete.
- */
-struct dibs_rdma_slot_hdr {
-	u64 seq;	/* producer sequence number of this slot, + 1 */
-	u32 opcode;	/* DIBS_RDMA_MSG_* */
-	u32 len;	/* payload bytes in this slot */
-	u32 total;	/* message length, or the RDMA write's length */
-	u32 imm;	/* immediate data, network order */
-	u32 flags;	/* DIBS_RDMA_SLOT_* */
-	u32 src_qpn;
-	u32 slid;	/* the sender's LID */
-	u32 pad;
-};
-
-#define DIBS_RDMA_MSG_SEND	1
-#define DIBS_RDMA_MSG_WRITE_IMM	2
-#define DIBS_RDMA_SLOT_FIRST	BIT(0)
-#define DIBS_RDMA_SLOT_LAST	BIT(1)
-#define DIBS_RDMA_SLOT_IMM	BIT(2)
-#define DIBS_RDMA_SLOT_SOLICITED BIT(3)
-
-struct dibs_rdma_slot {
-	struct dibs_rdma_slot_hdr hdr;
-	u8 data[4096 - sizeof(struct dibs_rdma_slot_hdr)];
-};
-
-struct dibs_rdma_ring {
-	/* slots consumed by the owner; read by the sender */
-	u64 cons;
-	/* bumped by the owner when its QP is reset: senders start over */
-	u64 gen;
-	u64 pad[6];
-	struct dibs_rdma_slot slots[DIBS_RDMA_RING_SLOTS];
-};
 
 struct dibs_rdma_dev {
 	struct ib_device ibdev;
@@ -117,8 +58,8 @@ struct dibs_rdma_pd {
 
 /*
  * A memory region: the user's pages pinned (umem) and mapped contiguously
- * (vmap); with remote access it is also a DMB lent to the dibs device, whose
- * token the fabric directory (dibs_rdma_mrs, by key) records. lkey == rkey.
+ * (vmap); with remote access it is also a DMB lent to the dibs device, found
+ * by its owner's responder by rkey. lkey == rkey.
  */
 struct dibs_rdma_mr {
 	struct ib_mr ibmr;
@@ -134,14 +75,6 @@ struct dibs_rdma_mr {
 	refcount_t ref;
 	struct completion released;
 };
-
-/* Is [addr, addr + len) inside @mr? */
-static inline bool dibs_rdma_mr_covers(const struct dibs_rdma_mr *mr, u64 addr,
-				       u64 len)
-{
-	return addr >= mr->iova && len <= mr->length &&
-	       addr - mr->iova <= mr->length - len;
-}
 
 /* memory a process maps: freed when both the object and the mapping are gone */
 struct dibs_rdma_mmap_entry {
@@ -252,11 +185,6 @@ static inline struct dibs_rdma_mr *to_dmr(struct ib_mr *ibmr)
 
 extern struct dibs_client dibs_rdma_client;
 
-/* dibs_rdma_main.c */
-struct dibs_rdma_dev *dibs_rdma_dev_by_lid(u16 lid);
-struct dibs_rdma_dev *dibs_rdma_dev_by_gid(const union ib_gid *gid);
-void dibs_rdma_dev_put(struct dibs_rdma_dev *ddev);
-
 /* dibs_rdma_verbs.c */
 int dibs_rdma_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 			   struct ib_udata *udata);
@@ -280,7 +208,9 @@ int dibs_rdma_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 struct ib_mr *dibs_rdma_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 				    u64 iova, int access, struct ib_udata *udata);
 int dibs_rdma_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
-struct dibs_rdma_mr *dibs_rdma_mr_get(u32 key);
+struct dibs_rdma_mr *dibs_rdma_mr_check(struct dibs_rdma_dev *ddev,
+					struct ib_pd *pd, u32 key, int access,
+					u64 addr, u64 len);
 void dibs_rdma_mr_put(struct dibs_rdma_mr *mr);
 
 /* dibs_rdma_cq.c */
@@ -300,13 +230,26 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 int dibs_rdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		       struct ib_qp_init_attr *init);
 int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata);
+struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn);
+struct dibs_rdma_qp *dibs_rdma_qp_by_ring(struct dibs_rdma_dev *ddev,
+					  unsigned int idx);
+void dibs_rdma_qp_put(struct dibs_rdma_qp *qp);
+void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp);
+void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp);
+void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
+
+/* dibs_rdma_resp.c */
 int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			const struct ib_recv_wr **bad_wr);
-struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn);
-void dibs_rdma_qp_put(struct dibs_rdma_qp *qp);
-void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
 void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);
 void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq);
+enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
+					 const struct dibs_rdma_conn_req *req,
+					 u64 *ring_tok);
+enum ib_wc_status dibs_rdma_resp_check_rkey(struct dibs_rdma_dev *ddev, u32 qpn,
+					    u32 rkey, u64 raddr, u64 len,
+					    int access,
+					    struct dibs_rdma_target *t);
 
 /* dibs_rdma_req.c */
 int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,

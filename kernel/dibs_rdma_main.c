@@ -10,53 +10,11 @@
 #define pr_fmt(fmt) "dibs_rdma: " fmt
 
 #include <linux/module.h>
-#include <linux/xarray.h>
 
 #include "dibs_rdma.h"
 
 MODULE_DESCRIPTION("RDMA verbs over dibs devices");
 MODULE_LICENSE("GPL");
-
-/*
- * All dibs_rdma devices by LID (see "LID and GID scheme" in dibs_rdma.h).
- * Lookups take an ib_device reference under the xarray lock; unregistering
- * a device waits for those references.
- */
-static DEFINE_XARRAY_ALLOC(dibs_rdma_lids);
-
-struct dibs_rdma_dev *dibs_rdma_dev_by_lid(u16 lid)
-{
-	struct dibs_rdma_dev *ddev;
-
-	xa_lock(&dibs_rdma_lids);
-	ddev = xa_load(&dibs_rdma_lids, lid);
-	if (ddev && !ib_device_try_get(&ddev->ibdev))
-		ddev = NULL;
-	xa_unlock(&dibs_rdma_lids);
-	return ddev;
-}
-
-struct dibs_rdma_dev *dibs_rdma_dev_by_gid(const union ib_gid *gid)
-{
-	struct dibs_rdma_dev *ddev, *found = NULL;
-	unsigned long lid;
-
-	xa_lock(&dibs_rdma_lids);
-	xa_for_each(&dibs_rdma_lids, lid, ddev) {
-		if (!memcmp(ddev->dibs->gid.b, gid->raw, sizeof(gid->raw)) &&
-		    ib_device_try_get(&ddev->ibdev)) {
-			found = ddev;
-			break;
-		}
-	}
-	xa_unlock(&dibs_rdma_lids);
-	return found;
-}
-
-void dibs_rdma_dev_put(struct dibs_rdma_dev *ddev)
-{
-	ib_device_put(&ddev->ibdev);
-}
 
 static const struct ib_device_ops dibs_rdma_dev_ops = {
 	.owner = THIS_MODULE,
@@ -99,7 +57,6 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 {
 	struct dibs_rdma_dev *ddev;
 	struct ib_device *ibdev;
-	u32 lid;
 	int rc;
 
 	ddev = ib_alloc_device(dibs_rdma_dev, ibdev);
@@ -107,13 +64,10 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 		dev_err(&dibs->dev, "dibs_rdma: cannot allocate ib_device\n");
 		return;
 	}
-	/* not found by lookups until registered: ib_device_try_get() fails */
-	rc = xa_alloc(&dibs_rdma_lids, &lid, ddev,
-		      XA_LIMIT(DIBS_RDMA_LID_MIN, DIBS_RDMA_LID_MAX), GFP_KERNEL);
+	ddev->dibs = dibs;
+	rc = dibs_rdma_fabric_add_dev(ddev);
 	if (rc)
 		goto err_dealloc;
-	ddev->lid = lid;
-	ddev->dibs = dibs;
 	atomic_set(&ddev->nr_pds, 0);
 	atomic_set(&ddev->nr_cqs, 0);
 	xa_init_flags(&ddev->qps, XA_FLAGS_ALLOC);
@@ -126,24 +80,11 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 	/* the GID's interface id doubles as the node GUID */
 	memcpy(&ibdev->node_guid, dibs->gid.b + 8, sizeof(ibdev->node_guid));
 	strscpy(ibdev->node_desc, "dibs_rdma", sizeof(ibdev->node_desc));
-	ibdev->uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_GET_CONTEXT) |
-				  BIT_ULL(IB_USER_VERBS_CMD_QUERY_DEVICE) |
-				  BIT_ULL(IB_USER_VERBS_CMD_QUERY_PORT) |
-				  BIT_ULL(IB_USER_VERBS_CMD_ALLOC_PD) |
-				  BIT_ULL(IB_USER_VERBS_CMD_DEALLOC_PD) |
-				  BIT_ULL(IB_USER_VERBS_CMD_REG_MR) |
-				  BIT_ULL(IB_USER_VERBS_CMD_DEREG_MR) |
-				  BIT_ULL(IB_USER_VERBS_CMD_CREATE_COMP_CHANNEL) |
-				  BIT_ULL(IB_USER_VERBS_CMD_CREATE_CQ) |
-				  BIT_ULL(IB_USER_VERBS_CMD_DESTROY_CQ) |
-				  BIT_ULL(IB_USER_VERBS_CMD_POLL_CQ) |
-				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ) |
-				  BIT_ULL(IB_USER_VERBS_CMD_CREATE_QP) |
-				  BIT_ULL(IB_USER_VERBS_CMD_MODIFY_QP) |
-				  BIT_ULL(IB_USER_VERBS_CMD_QUERY_QP) |
-				  BIT_ULL(IB_USER_VERBS_CMD_DESTROY_QP) |
+	/* the core presets the mask for every command but these */
+	ibdev->uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POLL_CQ) |
+				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV) |
 				  BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
-				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV);
+				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(ibdev, &dibs_rdma_dev_ops);
 
 	rc = ib_register_device(ibdev, dev_name(&dibs->dev), NULL);
@@ -153,7 +94,7 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 	return;
 
 err_lid:
-	xa_erase(&dibs_rdma_lids, ddev->lid);
+	dibs_rdma_fabric_del_dev(ddev);
 err_dealloc:
 	ib_dealloc_device(&ddev->ibdev);
 	dev_err(&dibs->dev, "dibs_rdma: cannot register ib_device: %d\n", rc);
@@ -162,13 +103,11 @@ err_dealloc:
 static void dibs_rdma_del_dev(struct dibs_dev *dibs)
 {
 	struct dibs_rdma_dev *ddev = dibs_get_priv(dibs, &dibs_rdma_client);
-	u16 lid;
 
 	if (!ddev)
 		return;
-	lid = ddev->lid;
 	/* no new lookups; unregistering waits for those in progress */
-	xa_erase(&dibs_rdma_lids, lid);
+	dibs_rdma_fabric_del_dev(ddev);
 	/* disassociates open user contexts: they see IBV_EVENT_DEVICE_FATAL */
 	ib_unregister_device(&ddev->ibdev);
 	ib_dealloc_device(&ddev->ibdev);

@@ -6,7 +6,7 @@
  * kernel (vmap), so both local access and dibs move_data() go straight to
  * them: no copy. A region with any remote access right is also registered as
  * a DMB in that memory; remote operations address it by its DMB token, which
- * requesters find through the fabric directory below by the 32-bit rkey.
+ * the owner's responder finds by the 32-bit rkey (dibs_rdma_resp.c).
  */
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
@@ -17,13 +17,15 @@
 				 IB_ACCESS_REMOTE_ATOMIC)
 
 /*
- * Fabric directory: every MR of every dibs_rdma device by key (lkey ==
- * rkey). Lookups take a reference under the xarray lock.
+ * Every MR of every dibs_rdma device by key (lkey == rkey): keys are unique
+ * in this kernel, so a key of another device never names a local MR.
+ * Lookups take a reference under the xarray lock; only dibs_rdma_mr_check()
+ * looks up.
  */
 static DEFINE_XARRAY_ALLOC1(dibs_rdma_mrs);
 static u32 dibs_rdma_mr_next;
 
-struct dibs_rdma_mr *dibs_rdma_mr_get(u32 key)
+static struct dibs_rdma_mr *dibs_rdma_mr_get(u32 key)
 {
 	struct dibs_rdma_mr *mr;
 
@@ -39,6 +41,47 @@ void dibs_rdma_mr_put(struct dibs_rdma_mr *mr)
 {
 	if (refcount_dec_and_test(&mr->ref))
 		complete(&mr->released);
+}
+
+/* Is [addr, addr + len) inside @mr? */
+static bool dibs_rdma_mr_covers(const struct dibs_rdma_mr *mr, u64 addr, u64 len)
+{
+	return addr >= mr->iova && len <= mr->length &&
+	       addr - mr->iova <= mr->length - len;
+}
+
+/**
+ * dibs_rdma_mr_check() - find an MR and check it for one access
+ * @ddev: the device the MR must be registered on
+ * @pd: the protection domain it must belong to
+ * @key: its lkey or rkey
+ * @access: the IB_ACCESS_* rights the access needs; 0 for a local read
+ * @addr: start of the range accessed
+ * @len: length of the range accessed
+ *
+ * The one check of every path that touches MR memory: local SGEs of the
+ * requester and the responder, and the responder's rkey check. A remote
+ * right implies that the MR is a DMB.
+ *
+ * Return: the MR, referenced (release with dibs_rdma_mr_put()), or NULL if
+ * there is no such MR or the access is not allowed.
+ */
+struct dibs_rdma_mr *dibs_rdma_mr_check(struct dibs_rdma_dev *ddev,
+					struct ib_pd *pd, u32 key, int access,
+					u64 addr, u64 len)
+{
+	struct dibs_rdma_mr *mr = dibs_rdma_mr_get(key);
+
+	if (!mr)
+		return NULL;
+	if (mr->ddev != ddev || mr->ibmr.pd != pd ||
+	    (mr->access & access) != access ||
+	    ((access & DIBS_RDMA_REMOTE_ACCESS) && !mr->has_dmb) ||
+	    !dibs_rdma_mr_covers(mr, addr, len)) {
+		dibs_rdma_mr_put(mr);
+		return NULL;
+	}
+	return mr;
 }
 
 /* Map the pinned pages of @umem contiguously; returns the address of byte 0. */

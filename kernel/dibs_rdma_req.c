@@ -7,11 +7,12 @@
  *   RDMA READ, atomics	attach_dmb() of the target MR's DMB, copy or atomic
  *			op on it, detach_dmb()
  *   SEND, WRITE_WITH_IMM	slots in the peer QP's receive ring + signal
- * The target MR is found by rkey in the fabric directory, and checked as a
- * responder would: it must belong to the connected peer QP's device and PD,
- * allow the access, and cover the range. A failed check completes the WR
- * with an error, moves the QP to the error state and flushes what follows;
- * nothing is written.
+ * The peer is reached through the fabric (dibs_rdma_fabric.h): its
+ * responder checks that its QP is connected back to us and, for RDMA and
+ * atomics, that the target MR belongs to that QP's PD, allows the access and
+ * covers the range, and answers with the DMB token to use. A failed check
+ * completes the WR with an error, moves the QP to the error state and
+ * flushes what follows; nothing is written.
  */
 #include <linux/delay.h>
 #include <linux/jiffies.h>
@@ -34,9 +35,8 @@ struct dibs_rdma_wqe_ctx {
 	int nsge;
 	u64 total;
 	u8 inline_buf[DIBS_RDMA_MAX_INLINE];
-	/* the connected peer */
-	struct dibs_rdma_dev *peer_dev;
-	struct dibs_rdma_qp *peer;
+	/* the connected peer (peer.dev is NULL while not connected) */
+	struct dibs_rdma_peer peer;
 };
 
 /* One per QP, reused for every work request under sq_lock. */
@@ -61,10 +61,7 @@ static void dibs_rdma_ctx_release(struct dibs_rdma_wqe_ctx *c)
 	for (i = 0; i < c->nsge; i++)
 		if (c->lmr[i])
 			dibs_rdma_mr_put(c->lmr[i]);
-	if (c->peer)
-		dibs_rdma_qp_put(c->peer);
-	if (c->peer_dev)
-		dibs_rdma_dev_put(c->peer_dev);
+	dibs_rdma_fabric_disconnect(&c->peer);
 }
 
 /* Resolve the local SGEs (or inline data) of the WR. */
@@ -102,12 +99,12 @@ static enum ib_wc_status dibs_rdma_resolve_local(struct dibs_rdma_wqe_ctx *c,
 
 		if (!sge->length)
 			continue;
-		mr = dibs_rdma_mr_get(sge->lkey);
+		mr = dibs_rdma_mr_check(qp->ddev, qp->ibqp.pd, sge->lkey,
+					write ? IB_ACCESS_LOCAL_WRITE : 0,
+					sge->addr, sge->length);
 		c->lmr[c->nsge] = mr;
 		c->nsge++;
-		if (!mr || mr->ddev != qp->ddev || mr->ibmr.pd != qp->ibqp.pd ||
-		    (write && !(mr->access & IB_ACCESS_LOCAL_WRITE)) ||
-		    !dibs_rdma_mr_covers(mr, sge->addr, sge->length))
+		if (!mr)
 			return IB_WC_LOC_PROT_ERR;
 		c->lsge[c->nsge - 1].vaddr = mr->vaddr + (sge->addr - mr->iova);
 		c->lsge[c->nsge - 1].len = sge->length;
@@ -118,76 +115,28 @@ static enum ib_wc_status dibs_rdma_resolve_local(struct dibs_rdma_wqe_ctx *c,
 	return IB_WC_SUCCESS;
 }
 
-/*
- * Find the connected peer QP: by GID or LID, reachable on the dibs fabric,
- * ready to receive, and connected back to us.
- */
-static enum ib_wc_status dibs_rdma_resolve_peer(struct dibs_rdma_wqe_ctx *c)
-{
-	struct dibs_rdma_qp *qp = c->qp, *peer;
-
-	c->peer_dev = qp->has_grh ? dibs_rdma_dev_by_gid(&qp->dgid) :
-				    dibs_rdma_dev_by_lid(qp->dlid);
-	if (!c->peer_dev)
-		return IB_WC_RETRY_EXC_ERR;
-	if (dibs_query_remote_gid(qp->ddev->dibs, &c->peer_dev->dibs->gid, 0, 0))
-		return IB_WC_RETRY_EXC_ERR;
-	peer = dibs_rdma_qp_get(c->peer_dev, qp->dest_qpn);
-	c->peer = peer;
-	if (!peer)
-		return IB_WC_RETRY_EXC_ERR;
-	if (READ_ONCE(peer->state) != IB_QPS_RTR &&
-	    READ_ONCE(peer->state) != IB_QPS_RTS)
-		return IB_WC_RETRY_EXC_ERR;
-	/* connected back to us, by GID or by LID */
-	if (peer->dest_qpn != qp->ibqp.qp_num ||
-	    (peer->has_grh ? memcmp(peer->dgid.raw, qp->ddev->dibs->gid.b,
-				    sizeof(peer->dgid.raw)) :
-			     peer->dlid != qp->ddev->lid))
-		return IB_WC_RETRY_EXC_ERR;
-	return IB_WC_SUCCESS;
-}
-
-/* Find and check the target MR of an RDMA or atomic WR. */
-static enum ib_wc_status dibs_rdma_target(struct dibs_rdma_wqe_ctx *c, u32 rkey,
-					  u64 raddr, u64 len, int access,
-					  struct dibs_rdma_mr **out)
-{
-	struct dibs_rdma_mr *mr = dibs_rdma_mr_get(rkey);
-
-	*out = mr;
-	if (!mr || mr->ddev != c->peer_dev || !mr->has_dmb ||
-	    mr->ibmr.pd != c->peer->ibqp.pd || !(mr->access & access) ||
-	    !(READ_ONCE(c->peer->access) & access) ||
-	    !dibs_rdma_mr_covers(mr, raddr, len))
-		return IB_WC_REM_ACCESS_ERR;
-	return IB_WC_SUCCESS;
-}
-
 static enum ib_wc_status dibs_rdma_write(struct dibs_rdma_wqe_ctx *c)
 {
 	const struct ib_rdma_wr *wr = rdma_wr(c->wr);
+	struct dibs_rdma_target t;
 	enum ib_wc_status st;
-	struct dibs_rdma_mr *mr;
 	u64 off;
 	int i;
 
-	st = dibs_rdma_target(c, wr->rkey, wr->remote_addr, c->total,
-			      IB_ACCESS_REMOTE_WRITE, &mr);
+	st = dibs_rdma_fabric_target(&c->peer, wr->rkey, wr->remote_addr,
+				     c->total, IB_ACCESS_REMOTE_WRITE, &t);
 	if (st != IB_WC_SUCCESS)
-		goto out;
-	off = wr->remote_addr - mr->iova;
+		return st;
+	off = t.offset;
 	for (i = 0; i < c->nsge; i++) {
-		if (dibs_move_data(c->qp->ddev->dibs, mr->dmb.dmb_tok, 0, false,
-				   off, c->lsge[i].vaddr, c->lsge[i].len)) {
+		if (dibs_move_data(c->qp->ddev->dibs, t.dmb_tok, 0, false, off,
+				   c->lsge[i].vaddr, c->lsge[i].len)) {
 			st = IB_WC_REM_ACCESS_ERR;
 			break;
 		}
 		off += c->lsge[i].len;
 	}
-out:
-	if (mr)
-		dibs_rdma_mr_put(mr);
+	dibs_rdma_fabric_target_done(&t);
 	return st;
 }
 
@@ -196,9 +145,9 @@ static enum ib_wc_status dibs_rdma_read_atomic(struct dibs_rdma_wqe_ctx *c)
 {
 	const struct ib_send_wr *wr = c->wr;
 	bool atomic = wr->opcode != IB_WR_RDMA_READ;
+	struct dibs_rdma_target t;
 	struct dibs_dmb map = {};
 	enum ib_wc_status st;
-	struct dibs_rdma_mr *mr;
 	u64 raddr, orig;
 	u32 rkey;
 	void *p;
@@ -215,18 +164,20 @@ static enum ib_wc_status dibs_rdma_read_atomic(struct dibs_rdma_wqe_ctx *c)
 		raddr = rdma_wr(wr)->remote_addr;
 		rkey = rdma_wr(wr)->rkey;
 	}
-	st = dibs_rdma_target(c, rkey, raddr, c->total,
-			      atomic ? IB_ACCESS_REMOTE_ATOMIC :
-				       IB_ACCESS_REMOTE_READ, &mr);
-	if (st != IB_WC_SUCCESS || !c->total)
+	st = dibs_rdma_fabric_target(&c->peer, rkey, raddr, c->total,
+				     atomic ? IB_ACCESS_REMOTE_ATOMIC :
+					      IB_ACCESS_REMOTE_READ, &t);
+	if (st != IB_WC_SUCCESS)
+		return st;
+	if (!c->total)
 		goto out;
 
-	map.dmb_tok = mr->dmb.dmb_tok;
+	map.dmb_tok = t.dmb_tok;
 	if (dibs_attach_dmb(c->qp->ddev->dibs, &map)) {
 		st = IB_WC_REM_ACCESS_ERR;
 		goto out;
 	}
-	p = map.cpu_addr + (raddr - mr->iova);
+	p = map.cpu_addr + t.offset;
 	if (wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP) {
 		orig = cmpxchg64((u64 *)p, atomic_wr(wr)->compare_add,
 				 atomic_wr(wr)->swap);
@@ -243,8 +194,7 @@ static enum ib_wc_status dibs_rdma_read_atomic(struct dibs_rdma_wqe_ctx *c)
 	}
 	dibs_detach_dmb(c->qp->ddev->dibs, map.dmb_tok);
 out:
-	if (mr)
-		dibs_rdma_mr_put(mr);
+	dibs_rdma_fabric_target_done(&t);
 	return st;
 }
 
@@ -274,11 +224,9 @@ static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 	struct dibs_rdma_qp *qp = c->qp;
 	u64 gen;
 
-	if (!qp->peer_ring || qp->peer_ring_dmb.dmb_tok != c->peer->ring_dmb.dmb_tok) {
+	if (!qp->peer_ring || qp->peer_ring_dmb.dmb_tok != c->peer.ring_tok) {
 		dibs_rdma_detach_peer(qp);
-		qp->peer_ring_dmb = (struct dibs_dmb){
-			.dmb_tok = c->peer->ring_dmb.dmb_tok
-		};
+		qp->peer_ring_dmb = (struct dibs_dmb){ .dmb_tok = c->peer.ring_tok };
 		if (dibs_attach_dmb(qp->ddev->dibs, &qp->peer_ring_dmb))
 			return -ENOENT;
 		qp->peer_ring = qp->peer_ring_dmb.cpu_addr;
@@ -413,11 +361,10 @@ static enum ib_wc_status dibs_rdma_execute(struct dibs_rdma_qp *qp,
 	c->wr = wr;
 	c->nsge = 0;
 	c->total = 0;
-	c->peer_dev = NULL;
-	c->peer = NULL;
+	c->peer.dev = NULL;
 	st = dibs_rdma_resolve_local(c, local_write);
 	if (st == IB_WC_SUCCESS)
-		st = dibs_rdma_resolve_peer(c);
+		st = dibs_rdma_fabric_connect(qp, &c->peer);
 	if (st != IB_WC_SUCCESS)
 		goto out;
 
