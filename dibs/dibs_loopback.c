@@ -93,7 +93,7 @@ static struct dibs_lo_dmb_node *dibs_lo_lookup(u64 token)
  * dibs_lo_lock. Tokens of unreachable devices look unknown.
  */
 static struct dibs_lo_dmb_node *dibs_lo_find_writable(struct dibs_lo_dev *lo,
-						       u64 token, int *rc)
+						      u64 token, int *rc)
 {
 	struct dibs_lo_dmb_node *node = dibs_lo_lookup(token);
 
@@ -641,6 +641,7 @@ static ssize_t new_device_store(struct kobject *kobj, struct kobj_attribute *att
 	mutex_unlock(&dibs_lo_ctl_mutex);
 	return IS_ERR(dibs) ? PTR_ERR(dibs) : count;
 }
+
 static struct kobj_attribute new_device_attr = __ATTR_WO(new_device);
 
 static ssize_t del_device_store(struct kobject *kobj, struct kobj_attribute *attr,
@@ -667,6 +668,7 @@ static ssize_t del_device_store(struct kobject *kobj, struct kobj_attribute *att
 	mutex_unlock(&dibs_lo_ctl_mutex);
 	return rc ? rc : count;
 }
+
 static struct kobj_attribute del_device_attr = __ATTR_WO(del_device);
 
 static struct attribute *dibs_lo_ctl_attrs[] = {

@@ -16,7 +16,7 @@
 /* largest DMB the device allocates: physically contiguous, as SMC needs */
 #define DIBS_LO_MAX_DMB_LEN	(4U << 20)
 /* largest DMB in memory lent by the client */
-#define DIBS_LO_MAX_LENT_LEN	(1U << 31)
+#define DIBS_LO_MAX_LENT_LEN	BIT(31)
 /* loopback devices dibs_lo0 .. dibs_lo<DIBS_LO_MAX_DEVS - 1> */
 #define DIBS_LO_MAX_DEVS	64
 #define DIBS_LO_VLANS		4096
