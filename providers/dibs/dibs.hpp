@@ -160,13 +160,13 @@ ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_v
                int access) noexcept;
 int dereg_mr(verbs_mr* vmr) noexcept;
 
-// cq.cpp: completion queues, polled through the kernel (POLL_CQ) for now.
+// cq.cpp: completion queues, read from the ring mapped at create (POLL_CQ when it is empty).
 ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel, int comp_vector) noexcept;
 int destroy_cq(ibv_cq* ibcq) noexcept;
 int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept;
 int req_notify_cq(ibv_cq* ibcq, int solicited_only) noexcept;
 
-// qp.cpp: queue pairs, posted through the kernel (POST_SEND/POST_RECV) for now.
+// qp.cpp: queue pairs; work requests are posted with POST_SEND/POST_RECV.
 ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept;
 int modify_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask) noexcept;
 int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* init_attr) noexcept;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Queue pairs. For now work requests go through the kernel: post_send and post_recv issue the
-// uverbs POST_SEND/POST_RECV commands, which copy the requests into the kernel driver. Mapped
-// send/receive rings with a doorbell replace them once the uapi header defines their layout.
+// Queue pairs: create, modify, query and destroy are the uverbs commands. post_send and
+// post_recv are the POST_SEND/POST_RECV commands: the kernel driver executes the work requests
+// (kernel/dibs_rdma_req.c, kernel/dibs_rdma_resp.c).
 #include "dibs.hpp"
 
 #include <memory>
