@@ -9,21 +9,27 @@
 
 #include "error.hpp"
 
-#include <CLI/CLI.hpp>
-
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 namespace dibs::tools {
 
 /// A CLI11 app named name, without CLI11's own help flag and rejecting unknown options.
 [[nodiscard]] std::unique_ptr<CLI::App> make_app(std::string_view name);
 
+/// Adds a flag (names as in CLI11, e.g. "-j,--json") that sets value, takes no value
+/// ("--json=yes" is an error) and may be given only once.
+CLI::Option* add_switch(CLI::App& app, const std::string& names, bool& value,
+                        const std::string& description = {});
+
 /// Parses args (without the program name) into app. A CLI11 parse error becomes
-/// error::usage("<context>: <CLI11's message>") ("<message>" for an empty context).
+/// error::usage("<context>: <CLI11's message>") ("<message>" for an empty context); unexpected
+/// arguments are listed in the order given.
 void parse(CLI::App& app, std::span<const std::string_view> args, std::string_view context = {});
 
 /// argv[1..] as string_views.
