@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Unit tests of dibsctl (library dibs_tools), run in-process against a fake sysfs tree in a
+// Unit tests of dibsctl (library dibsctl_lib), run in-process against a fake sysfs tree in a
 // temporary directory. Kernel behaviour (creating a device on a write to new_device, errors such
 // as EEXIST or ENOSPC) is emulated by an injected attribute writer.
 #define BOOST_TEST_MODULE dibsctl
@@ -24,6 +24,7 @@
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 namespace bdata = boost::unit_test::data;
@@ -441,13 +442,33 @@ BOOST_AUTO_TEST_CASE(is_the_default_command) {
 
 BOOST_AUTO_TEST_CASE(json) {
     standard_tree();
-    const std::string expected =
+    // The values, keys in this order ...
+    const auto expected_values = nlohmann::ordered_json::parse(
         "[\n"
         "  {\"device\": \"dibs_lo0\", \"gid\": \"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\", "
         "\"fabric_id\": 65535, \"dmbs\": 0, \"max_dmbs\": 5000, \"loopback\": true},\n"
         "  {\"device\": \"dibs_lo2\", \"gid\": \"11111111-2222-3333-4444-555555555555\", "
         "\"fabric_id\": 16, \"dmbs\": 3, \"max_dmbs\": 5000, \"loopback\": true}\n"
-        "]\n";
+        "]\n");
+    // ... indented by two, as jq prints them.
+    const std::string expected = "[\n"
+                                 "  {\n"
+                                 "    \"device\": \"dibs_lo0\",\n"
+                                 "    \"gid\": \"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\",\n"
+                                 "    \"fabric_id\": 65535,\n"
+                                 "    \"dmbs\": 0,\n"
+                                 "    \"max_dmbs\": 5000,\n"
+                                 "    \"loopback\": true\n"
+                                 "  },\n"
+                                 "  {\n"
+                                 "    \"device\": \"dibs_lo2\",\n"
+                                 "    \"gid\": \"11111111-2222-3333-4444-555555555555\",\n"
+                                 "    \"fabric_id\": 16,\n"
+                                 "    \"dmbs\": 3,\n"
+                                 "    \"max_dmbs\": 5000,\n"
+                                 "    \"loopback\": true\n"
+                                 "  }\n"
+                                 "]\n";
     for (const auto& args :
          {std::vector<std::string_view>{"list", "-j"},
           std::vector<std::string_view>{"list", "--json"},
@@ -458,6 +479,7 @@ BOOST_AUTO_TEST_CASE(json) {
         ctx.sysfs = layout();
         BOOST_TEST(run(args, ctx) == exit_ok);
         BOOST_TEST(out.str() == expected);
+        BOOST_TEST(nlohmann::ordered_json::parse(out.str()) == expected_values);
     }
 }
 
@@ -467,6 +489,19 @@ BOOST_AUTO_TEST_CASE(json_escapes_strange_names) {
     const auto r = run_cli({"list", "-j"});
     BOOST_TEST(contains(r.out, R"("device": "we\"ird\\")"));
     BOOST_TEST(contains(r.out, R"("loopback": false)"));
+}
+
+BOOST_AUTO_TEST_CASE(json_escapes_control_characters_and_replaces_invalid_utf8) {
+    load_dibs();
+    add_device("a\x01"
+               "b",
+               gid0);
+    add_device("c\xff", gid0);
+    const auto r = run_cli({"list", "-j"});
+    BOOST_TEST(r.status == exit_ok);
+    BOOST_TEST(contains(r.out, R"("device": "a\u0001b")"));
+    BOOST_TEST(contains(r.out, "\"device\": \"c\xef\xbf\xbd\"")); // U+FFFD
+    BOOST_TEST(nlohmann::json::parse(r.out).size() == 2U);
 }
 
 BOOST_AUTO_TEST_CASE(no_devices) {
@@ -566,9 +601,20 @@ BOOST_AUTO_TEST_CASE(text) {
 BOOST_AUTO_TEST_CASE(json) {
     standard_tree();
     add_device("ism0", gid1, "0x1234", "1", "1920");
-    const std::string expected = "{\"device\": \"ism0\", \"gid\": "
-                                 "\"11111111-2222-3333-4444-555555555555\", \"fabric_id\": 4660, "
-                                 "\"dmbs\": 1, \"max_dmbs\": 1920, \"loopback\": false}\n";
+    const auto expected_values = nlohmann::ordered_json::parse(
+        "{\"device\": \"ism0\", \"gid\": "
+        "\"11111111-2222-3333-4444-555555555555\", \"fabric_id\": 4660, "
+        "\"dmbs\": 1, \"max_dmbs\": 1920, \"loopback\": false}\n");
+    const std::string expected = "{\n"
+                                 "  \"device\": \"ism0\",\n"
+                                 "  \"gid\": \"11111111-2222-3333-4444-555555555555\",\n"
+                                 "  \"fabric_id\": 4660,\n"
+                                 "  \"dmbs\": 1,\n"
+                                 "  \"max_dmbs\": 1920,\n"
+                                 "  \"loopback\": false\n"
+                                 "}\n";
+    BOOST_TEST(nlohmann::ordered_json::parse(run_cli({"show", "-j", "ism0"}).out) ==
+               expected_values);
     BOOST_TEST(run_cli({"show", "-j", "ism0"}).out == expected);
     BOOST_TEST(run_cli({"show", "ism0", "--json"}).out == expected);
     BOOST_TEST(run_cli({"--json", "show", "ism0"}).out == expected);
@@ -882,19 +928,23 @@ std::ostream& operator<<(std::ostream& os, const usage_case& c) {
 
 const std::vector<usage_case> usage_cases{
     {{"bogus"}, "unknown command 'bogus'", "--help"},
-    {{"--bogus"}, "unknown option '--bogus'", "--help"},
-    {{"-x", "list"}, "unknown option '-x'", "--help"},
-    {{"list", "extra"}, "list: unexpected argument 'extra'", "help list"},
-    {{"list", "--bogus"}, "list: unknown option '--bogus'", "help list"},
-    {{"list", "--json=yes"}, "list: option '--json' takes no value", "help list"},
-    {{"list", "-jx"}, "list: unknown option '-jx'", "help list"},
+    {{"--bogus"}, "The following argument was not expected: --bogus", "--help"},
+    {{"-x", "list"}, "The following argument was not expected: -x", "--help"},
+    {{"list", "extra"}, "list: The following argument was not expected: extra", "help list"},
+    {{"list", "a", "b"}, "list: The following arguments were not expected: a b", "help list"},
+    {{"list", "--bogus"}, "list: The following argument was not expected: --bogus", "help list"},
+    {{"list", "--json=yes"}, "list: json was given a disallowed flag override", "help list"},
+    {{"list", "-j", "--json"}, "list: --json: At Most 1 required but received 2", "help list"},
+    {{"list", "-jx"}, "list: The following argument was not expected: -x", "help list"},
     {{"show"}, "show: missing device name", "help show"},
     {{"show", "a", "b"}, "show: unexpected argument 'b' (one device at a time)", "help show"},
-    {{"add-loopback", "x"}, "add-loopback: unexpected argument 'x'", "help add-loopback"},
-    {{"add-loopback", "--id"}, "add-loopback: option '--id' needs a value", "help add-loopback"},
-    {{"add-loopback", "-f"}, "add-loopback: option '--fabric' needs a value", "help add-loopback"},
+    {{"add-loopback", "x"},
+     "add-loopback: The following argument was not expected: x",
+     "help add-loopback"},
+    {{"add-loopback", "--id"}, "add-loopback: --id: 1 required N missing", "help add-loopback"},
+    {{"add-loopback", "-f"}, "add-loopback: --fabric: 1 required F missing", "help add-loopback"},
     {{"add-loopback", "--id", "1", "--id", "2"},
-     "add-loopback: option '--id' given more than once",
+     "add-loopback: --id: At Most 1 required but received 2",
      "help add-loopback"},
     {{"add-loopback", "--id", "abc"},
      "add-loopback: invalid --id 'abc' (expected a decimal number 0..2147483647)",
@@ -908,7 +958,8 @@ const std::vector<usage_case> usage_cases{
     {{"add-loopback", "--id", "99999999999"},
      "add-loopback: invalid --id '99999999999' (expected a decimal number 0..2147483647)",
      "help add-loopback"},
-    {{"add-loopback", "--id="},
+    {{"add-loopback", "--id="}, "add-loopback: --id: 1 required N missing", "help add-loopback"},
+    {{"add-loopback", "--id", ""},
      "add-loopback: invalid --id '' (expected a decimal number 0..2147483647)",
      "help add-loopback"},
     {{"add-loopback", "--id", "0x1"},
@@ -936,9 +987,13 @@ const std::vector<usage_case> usage_cases{
      "add-loopback: --id 2147483647 with --count 2 goes beyond dibs_lo2147483647",
      "help add-loopback"},
     {{"-j", "add-loopback"}, "option '--json' applies only to list and show", "--help"},
-    {{"add-loopback", "--json"}, "add-loopback: unknown option '--json'", "help add-loopback"},
+    {{"add-loopback", "--json"},
+     "add-loopback: The following argument was not expected: --json",
+     "help add-loopback"},
     {{"del"}, "del: missing device name", "help del"},
-    {{"del", "--force", "dibs_lo0"}, "del: unknown option '--force'", "help del"},
+    {{"del", "--force", "dibs_lo0"},
+     "del: The following argument was not expected: --force",
+     "help del"},
     {{"help", "bogus"}, "help: unknown command 'bogus'", "--help"},
     {{"help", "list", "show"}, "help: unexpected argument 'show'", "help help"},
 };

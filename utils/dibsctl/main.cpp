@@ -1,26 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// dibsctl: list and manage dibs devices. All logic is in dibs_tools (dibsctl.hpp).
+// dibsctl: list and manage dibs devices. All logic is in dibsctl_lib (dibsctl.hpp).
+#include "cli.hpp"
 #include "dibsctl.hpp"
 
 #include <cstdlib>
 #include <exception>
 #include <iostream>
-#include <span>
-#include <string_view>
-#include <vector>
 
 #include <unistd.h>
 
 int main(int argc, char* argv[]) {
     using namespace dibs::tools;
     try {
-        const std::span<char*> argv_span(argv, static_cast<std::size_t>(argc));
-        std::vector<std::string_view> args;
-        for (const char* arg : argv_span.subspan(argc > 0 ? 1 : 0)) {
-            args.emplace_back(arg);
-        }
-
         const char* root = std::getenv(sysfs_layout::root_env.data()); // NOLINT(*-mt-unsafe)
         context ctx(std::cout, std::cerr);
         ctx.sysfs = sysfs_layout::from_env(root);
@@ -28,7 +20,7 @@ int main(int argc, char* argv[]) {
         ctx.check_root = root == nullptr || *root == '\0';
         ctx.euid = geteuid();
 
-        const int status = run(args, ctx);
+        const int status = run(arguments(argc, argv), ctx);
         std::cout.flush();
         if (!std::cout) {
             std::cerr << "dibsctl: cannot write to standard output\n";
