@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// dibs_verbs: RAII wrappers over libibverbs for tests and tools.
+// dibs_verbs: RAII wrappers over libibverbs for the verbs tests (tests/verbs).
 //
 // Every libibverbs object is a std::unique_ptr with a stateless deleter; a deleter never
 // throws and logs a failed destroy on stderr. The factories are [[nodiscard]] and throw
