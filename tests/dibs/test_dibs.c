@@ -50,8 +50,8 @@ static int checks_failed;
 
 /*
  * A check prints where and what failed, counts the failure against the
- * running case and returns whether it held; the case then jumps to its
- * cleanup:
+ * running case and returns whether it held; FAIL() is a failed check that
+ * says more. The case then jumps to its cleanup:
  *
  *	if (!CHECK_RC(dibs_register_client(&a->client), 0))
  *		goto destroy_dev;
@@ -80,7 +80,7 @@ static bool check_rc(int rc, int want, const char *fn, int line,
 #define CHECK_RC(expr, want)	check_rc((expr), (want), __func__, __LINE__, #expr)
 
 /* A failed check that explains itself with a message of its own. */
-static __printf(1, 2) void fail(const char *fmt, ...)
+static __printf(3, 4) void fail_at(const char *fn, int line, const char *fmt, ...)
 {
 	struct va_format vaf;
 	va_list args;
@@ -88,10 +88,12 @@ static __printf(1, 2) void fail(const char *fmt, ...)
 	va_start(args, fmt);
 	vaf.fmt = fmt;
 	vaf.va = &args;
-	pr_err("  %pV", &vaf);
+	pr_err("  %s:%d: %pV", fn, line, &vaf);
 	va_end(args);
 	checks_failed++;
 }
+
+#define FAIL(fmt, ...)		fail_at(__func__, __LINE__, fmt, ##__VA_ARGS__)
 
 /* ------------------------------------------------------------------------ */
 /* Test clients: record every callback                                       */
@@ -306,7 +308,7 @@ static void tc_track(struct tclient *tc, struct dibs_dev *dev, struct dibs_dmb *
 			return;
 		}
 	}
-	fail("%s tracks more than %d DMBs\n", tc->client.name, TC_MAX_DMBS);
+	FAIL("%s tracks more than %d DMBs\n", tc->client.name, TC_MAX_DMBS);
 }
 
 /* Unregister a tracked DMB; once that worked, del_dev() leaves it alone. */
@@ -426,7 +428,7 @@ static void case_client_register_order(void)
 	if (!CHECK(!IS_ERR(d2)))
 		goto unregister_clients;
 	if (tc_adds(a, d2) != 1 || tc_adds(a, d1) != 1) {
-		fail("add_dev counts %d/%d, expected 1/1\n",
+		FAIL("add_dev counts %d/%d, expected 1/1\n",
 		     tc_adds(a, d1), tc_adds(a, d2));
 		goto unregister_clients;
 	}
@@ -434,7 +436,7 @@ static void case_client_register_order(void)
 	/* a second, late client sees both devices once */
 	if (dibs_register_client(&b->client) || tc_adds(b, d1) != 1 ||
 	    tc_adds(b, d2) != 1) {
-		fail("late client: add_dev counts %d/%d\n",
+		FAIL("late client: add_dev counts %d/%d\n",
 		     tc_adds(b, d1), tc_adds(b, d2));
 		goto unregister_clients;
 	}
@@ -444,14 +446,14 @@ static void case_client_register_order(void)
 	/* @gone is only a key now, never dereferenced */
 	if (tc_dels(a, gone) != 1 || tc_dels(b, gone) != 1 ||
 	    tc_dels(a, d1) != 0) {
-		fail("device removal: del_dev counts %d/%d/%d\n",
+		FAIL("device removal: del_dev counts %d/%d/%d\n",
 		     tc_dels(a, gone), tc_dels(b, gone), tc_dels(a, d1));
 		goto unregister_clients;
 	}
 	/* client removal: del_dev once for the remaining device, not twice */
 	dibs_unregister_client(&b->client);
 	if (tc_dels(b, d1) != 1 || tc_dels(b, gone) != 1) {
-		fail("client removal: del_dev counts %d/%d\n",
+		FAIL("client removal: del_dev counts %d/%d\n",
 		     tc_dels(b, d1), tc_dels(b, gone));
 		goto unregister_clients;
 	}
@@ -463,7 +465,7 @@ static void case_client_register_order(void)
 	gone = d1;
 	lo_destroy(&d1);
 	if (tc_dels(a, gone) != 1 || tc_adds(a, gone) != 1)
-		fail("final counts add %d del %d\n", tc_adds(a, gone),
+		FAIL("final counts add %d del %d\n", tc_adds(a, gone),
 		     tc_dels(a, gone));
 	return;
 
@@ -492,7 +494,7 @@ static void case_client_limits(void)
 	}
 	/* other clients may be registered: at most MAX_DIBS_CLIENTS fit */
 	if (n > MAX_DIBS_CLIENTS || n == ARRAY_SIZE(many)) {
-		fail("%d clients registered\n", n);
+		FAIL("%d clients registered\n", n);
 		goto unregister_clients;
 	}
 	rc = dibs_register_client(&many[n]);
@@ -542,7 +544,7 @@ static void case_dmb_limits(void)
 			break;
 	}
 	if (n != DIBS_LO_MAX_DMBS || dev_dmbs(d) != DIBS_LO_MAX_DMBS) {
-		fail("registered %d DMBs, count %u\n", n, dev_dmbs(d));
+		FAIL("registered %d DMBs, count %u\n", n, dev_dmbs(d));
 		goto unregister_dmbs;
 	}
 	dmbs[n].dmb_len = 64;
@@ -555,7 +557,7 @@ static void case_dmb_limits(void)
 	/* tokens are distinct and nonzero (spot check) */
 	for (i = 1; i < n; i++) {
 		if (!dmbs[i].dmb_tok || dmbs[i].dmb_tok == dmbs[i - 1].dmb_tok) {
-			fail("token %d not unique\n", i);
+			FAIL("token %d not unique\n", i);
 			goto unregister_dmbs;
 		}
 	}
@@ -573,7 +575,7 @@ static void case_dmb_limits(void)
 			goto unregister_dmbs;
 	}
 	if (dev_dmbs(d)) {
-		fail("%u DMBs left after unregistering all\n", dev_dmbs(d));
+		FAIL("%u DMBs left after unregistering all\n", dev_dmbs(d));
 		goto unregister_client;
 	}
 	/* and the indices are free again */
@@ -632,12 +634,12 @@ static void case_move_data(void)
 		off = (sizes[i] * 13) % (TEST_DMB_LEN - sizes[i] + 1);
 		if (dibs_move_data(d, dmb.dmb_tok, 0, false, off, src + i,
 				   sizes[i])) {
-			fail("move_data size %u off %u failed\n", sizes[i], off);
+			FAIL("move_data size %u off %u failed\n", sizes[i], off);
 			goto unregister_client;
 		}
 		memcpy(shadow + off, src + i, sizes[i]);
 		if (memcmp(dmb.cpu_addr, shadow, TEST_DMB_LEN)) {
-			fail("DMB differs after size %u off %u\n", sizes[i], off);
+			FAIL("DMB differs after size %u off %u\n", sizes[i], off);
 			goto unregister_client;
 		}
 	}
@@ -647,7 +649,7 @@ static void case_move_data(void)
 		goto unregister_client;
 	msleep(20);
 	if (tc_irqs(a) != before) {
-		fail("handle_irq without signal flag\n");
+		FAIL("handle_irq without signal flag\n");
 		goto unregister_client;
 	}
 
@@ -662,7 +664,7 @@ static void case_move_data(void)
 	spin_lock(&a->lock);
 	rc = a->irq_idx != dmb.idx || a->irq_mask != BIT(5) || a->irq_bad_context;
 	if (rc)
-		fail("handle_irq idx %u (want %u) mask %#x (want %#lx) bad ctx %d\n",
+		FAIL("handle_irq idx %u (want %u) mask %#x (want %#lx) bad ctx %d\n",
 		     a->irq_idx, dmb.idx, a->irq_mask, BIT(5), a->irq_bad_context);
 	spin_unlock(&a->lock);
 	if (rc || !CHECK(!memcmp(dmb.cpu_addr + 100, src, 32)))
@@ -724,7 +726,7 @@ static void case_irq_atomic(void)
 	local_bh_enable();
 	if (rc || tc_irqs(a) != before + 1 || a->irq_idx != dmb.idx ||
 	    tc_mask(a) != BIT(3) || memcmp(dmb.cpu_addr + 64, buf, sizeof(buf))) {
-		fail("rc %d irqs %d (want %d) idx %u (want %u) mask %#x\n", rc,
+		FAIL("rc %d irqs %d (want %d) idx %u (want %u) mask %#x\n", rc,
 		     tc_irqs(a), before + 1, a->irq_idx, dmb.idx, tc_mask(a));
 		goto unregister_client;
 	}
@@ -732,7 +734,7 @@ static void case_irq_atomic(void)
 	dibs_dev_irq(d, dmb.idx, BIT(1));
 	dibs_dev_irq(d, dmb.idx, BIT(2));
 	if (tc_irqs(a) != before + 3) {
-		fail("%d calls for 2 more signals\n", tc_irqs(a) - before - 1);
+		FAIL("%d calls for 2 more signals\n", tc_irqs(a) - before - 1);
 		goto unregister_client;
 	}
 	/* none for an unregistered DMB */
@@ -740,7 +742,7 @@ static void case_irq_atomic(void)
 		goto unregister_client;
 	dibs_dev_irq(d, dmb.idx, 1);
 	if (tc_irqs(a) != before + 3)
-		fail("handle_irq for an unregistered DMB\n");
+		FAIL("handle_irq for an unregistered DMB\n");
 unregister_client:
 	dibs_unregister_client(&a->client);
 destroy_dev:
@@ -772,24 +774,22 @@ static void case_bad_input(void)
 	before = tc_irqs(a);
 
 	/* every bad write is refused and writes nothing */
-	if (dibs_move_data(d, dmb.dmb_tok ^ 0x1, 0, true, 0, buf, 8) != -ENOENT ||
-	    dibs_move_data(d, 0, 0, true, 0, buf, 8) != -ENOENT ||
-	    dibs_move_data(d, dmb.dmb_tok, 0, true, 4096 - 7, buf, 8) != -EINVAL ||
-	    dibs_move_data(d, dmb.dmb_tok, 0, true, 4096, buf, 1) != -EINVAL ||
-	    dibs_move_data(d, dmb.dmb_tok, 0, true, UINT_MAX, buf, 2) != -EINVAL ||
-	    dibs_move_data(d, dmb.dmb_tok, 0, true, 8, buf, UINT_MAX) != -EINVAL ||
-	    dibs_move_data(d, dmb.dmb_tok, 0, true, 0, buf, 0) != -EINVAL ||
-	    dibs_move_data(d, dmb.dmb_tok, 0, true, 0, buf, 4097) != -EINVAL ||
-	    dibs_move_data(d, dmb.dmb_tok, 16, true, 0, buf, 8) != -EINVAL ||
+	if (!CHECK_RC(dibs_move_data(d, dmb.dmb_tok ^ 0x1, 0, true, 0, buf, 8), -ENOENT) ||
+	    !CHECK_RC(dibs_move_data(d, 0, 0, true, 0, buf, 8), -ENOENT) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 0, true, 4096 - 7, buf, 8), -EINVAL) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 0, true, 4096, buf, 1), -EINVAL) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 0, true, UINT_MAX, buf, 2), -EINVAL) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 0, true, 8, buf, UINT_MAX), -EINVAL) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 0, true, 0, buf, 0), -EINVAL) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 0, true, 0, buf, 4097), -EINVAL) ||
+	    !CHECK_RC(dibs_move_data(d, dmb.dmb_tok, 16, true, 0, buf, 8), -EINVAL) ||
 	    /* another loopback device on the private fabric cannot reach it */
-	    dibs_move_data(other, dmb.dmb_tok, 0, true, 0, buf, 8) != -ENOENT ||
-	    dibs_move_data(f1, dmb.dmb_tok, 0, true, 0, buf, 8) != -ENOENT) {
-		fail("a bad move_data was not refused as expected\n");
+	    !CHECK_RC(dibs_move_data(other, dmb.dmb_tok, 0, true, 0, buf, 8), -ENOENT) ||
+	    !CHECK_RC(dibs_move_data(f1, dmb.dmb_tok, 0, true, 0, buf, 8), -ENOENT))
 		goto unregister_client;
-	}
 	msleep(20);
 	if (!mem_is(dmb.cpu_addr, 0xaa, dmb.dmb_len) || tc_irqs(a) != before) {
-		fail("a refused move_data wrote or signalled\n");
+		FAIL("a refused move_data wrote or signalled\n");
 		goto unregister_client;
 	}
 
@@ -853,7 +853,7 @@ static void case_signal_event(void)
 	if (dibs_signal_event(f1, &f2->gid, 1, 3, 0x1234) ||
 	    !wait_event_timeout(a->wq, tc_events(a) > before,
 				msecs_to_jiffies(WAIT_MS))) {
-		fail("event not delivered\n");
+		FAIL("event not delivered\n");
 		goto unregister_client;
 	}
 	spin_lock(&a->lock);
@@ -862,7 +862,7 @@ static void case_signal_event(void)
 	      !uuid_equal(&a->last_event.gid, &f1->gid) || !a->last_event.time;
 	spin_unlock(&a->lock);
 	if (bad) {
-		fail("event fields wrong\n");
+		FAIL("event fields wrong\n");
 		goto unregister_client;
 	}
 	/* to itself: accepted and dropped; unreachable: refused */
@@ -870,12 +870,12 @@ static void case_signal_event(void)
 	if (dibs_signal_event(f1, &f1->gid, 1, 3, 0) ||
 	    dibs_signal_event(f1, &lone->gid, 1, 3, 0) != -ENETUNREACH ||
 	    dibs_signal_event(lone, &f1->gid, 1, 3, 0) != -ENETUNREACH) {
-		fail("signal_event to self/unreachable wrong\n");
+		FAIL("signal_event to self/unreachable wrong\n");
 		goto unregister_client;
 	}
 	msleep(20);
 	if (tc_events(a) != before) {
-		fail("unexpected event delivered\n");
+		FAIL("unexpected event delivered\n");
 		goto unregister_client;
 	}
 
@@ -897,7 +897,7 @@ static void case_signal_event(void)
 	if (!refused || sent + refused != 1500 ||
 	    !wait_event_timeout(a->wq, tc_events(a) == before + sent,
 				msecs_to_jiffies(WAIT_MS)))
-		fail("flood: sent %d refused %d delivered %d\n", sent, refused,
+		FAIL("flood: sent %d refused %d delivered %d\n", sent, refused,
 		     tc_events(a) - before);
 unregister_client:
 	/* unregistering waits for queued events: never leave one blocked */
@@ -938,7 +938,7 @@ static void case_attach_detach(void)
 	attached = true;
 	if (map.cpu_addr != dmb.cpu_addr || map.dmb_len != dmb.dmb_len ||
 	    map.idx != dmb.idx) {
-		fail("attach returned a wrong mapping\n");
+		FAIL("attach returned a wrong mapping\n");
 		goto detach;
 	}
 	dibs_move_data(f2, dmb.dmb_tok, 0, false, 100, buf, sizeof(buf));
@@ -964,7 +964,7 @@ static void case_attach_detach(void)
 		goto detach;
 	if (dibs_detach_dmb(f2, map.dmb_tok) ||
 	    dibs_detach_dmb(f2, map.dmb_tok) != -ENOENT) {
-		fail("detach/double detach wrong\n");
+		FAIL("detach/double detach wrong\n");
 		goto detach;
 	}
 	attached = false;
@@ -1034,7 +1034,7 @@ static void case_remove_with_dmbs(void)
 	lo_destroy(&f1);
 	/* @gone is only a key now, never dereferenced */
 	if (tc_dels(a, gone) != 1 || a->dmbs[0] || a->dmbs[1] || a->dmbs[2]) {
-		fail("del_dev did not release the client's DMBs\n");
+		FAIL("del_dev did not release the client's DMBs\n");
 		goto detach;
 	}
 	/* the mapping survives the owner device and is released by detach */
@@ -1131,7 +1131,7 @@ static void case_concurrent_move_data(void)
 	for (i = 0; i < CONC_THREADS; i++) {
 		if (args[i].errors ||
 		    !mem_is(dmb.cpu_addr + i * CONC_CHUNK, 0xf0 + i, CONC_CHUNK)) {
-			fail("writer %d: %d errors or wrong final bytes\n", i,
+			FAIL("writer %d: %d errors or wrong final bytes\n", i,
 			     args[i].errors);
 			goto unregister_client;
 		}
@@ -1139,7 +1139,7 @@ static void case_concurrent_move_data(void)
 	/* every element bit arrives; signals for one DMB may be merged */
 	if (!wait_event_timeout(a->wq, tc_mask(a) == want,
 				msecs_to_jiffies(WAIT_MS)) || a->irq_bad_context)
-		fail("signal mask %#x, want %#x\n", tc_mask(a), want);
+		FAIL("signal mask %#x, want %#x\n", tc_mask(a), want);
 unregister_client:
 	dibs_unregister_client(&a->client);
 destroy_devs:
@@ -1218,7 +1218,7 @@ static void case_lent_memory(void)
 	if (!CHECK_RC(rc, 0))
 		goto unregister_client;
 	if (early) {
-		fail("unregister of lent memory returned while attached\n");
+		FAIL("unregister of lent memory returned while attached\n");
 		goto unregister_client;
 	}
 	CHECK(!dev_dmbs(f1));
@@ -1268,11 +1268,11 @@ static void check_leftovers(void)
 		memset(tcs[i].dmbs, 0, sizeof(tcs[i].dmbs));
 		memset(tcs[i].dmb_devs, 0, sizeof(tcs[i].dmb_devs));
 		if (!dibs_unregister_client(&tcs[i].client))
-			fail("left client %s registered\n", tcs[i].client.name);
+			FAIL("left client %s registered\n", tcs[i].client.name);
 	}
 	for (i = 0; i < TEST_DEVS; i++) {
 		if (test_devs[i]) {
-			fail("left dibs_lo%u behind\n", TEST_DEV_ID + i);
+			FAIL("left dibs_lo%u behind\n", TEST_DEV_ID + i);
 			lo_destroy(&test_devs[i]);
 		}
 	}
