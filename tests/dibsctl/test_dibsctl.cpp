@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/test/data/test_case.hpp>
@@ -1101,6 +1102,58 @@ BOOST_AUTO_TEST_CASE(main_help_is_a_manual) {
         BOOST_TEST(contains(text, word), "mentions " << word);
     }
     BOOST_TEST(contains(text, "dibs_lo2"));
+}
+
+BOOST_AUTO_TEST_CASE(man_page_says_what_the_help_says) {
+    // The troff source with "\-" as "-" and without font changes, enough to find words in.
+    std::string man = slurp(DIBSCTL_MAN_PAGE);
+    BOOST_REQUIRE(!man.empty());
+    for (const auto& [from, to] :
+         {std::pair{"\\-", "-"}, std::pair{"\\fI", ""}, std::pair{"\\fB", ""},
+          std::pair{"\\fR", ""}, std::pair{"\\fP", ""}, std::pair{"\\c\n", ""}}) {
+        for (auto pos = man.find(from); pos != std::string::npos; pos = man.find(from, pos)) {
+            man.replace(pos, std::string_view{from}.size(), to);
+        }
+    }
+    for (const auto* section : {"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS",
+                                "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "SEE ALSO"}) {
+        BOOST_TEST(contains(man, std::string{"\n.SH "} + section + "\n"), "section " << section);
+    }
+    const auto help = main_help();
+    for (const auto* word : {"list",
+                             "show",
+                             "add-loopback",
+                             "del",
+                             "help",
+                             "-j",
+                             "--json",
+                             "-i",
+                             "--id",
+                             "-f",
+                             "--fabric",
+                             "-n",
+                             "--count",
+                             "-h",
+                             "--help",
+                             "-V",
+                             "--version",
+                             "DIBS_SYSFS_ROOT",
+                             "/sys/class/dibs/DEVICE/{gid,fabric_id,dmbs,max_dmbs}",
+                             "/sys/kernel/dibs_loopback/new_device",
+                             "/sys/kernel/dibs_loopback/del_device",
+                             "0..2147483647",
+                             "0..0xffff",
+                             "1..1024",
+                             "modprobe dibs_loopback",
+                             "dibsctl add-loopback --fabric 0x10 --count 2",
+                             "dibsctl del dibs_lo1 dibs_lo2"}) {
+        BOOST_TEST(contains(help, word), "help mentions " << word);
+        BOOST_TEST(contains(man, word), "man page mentions " << word);
+    }
+    for (const auto* status :
+         {"\n.B 0\nSuccess.", "\n.B 1\nOperational error", "\n.B 2\nUsage error"}) {
+        BOOST_TEST(contains(man, status), "exit status " << status);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(lines_fit_a_terminal) {
