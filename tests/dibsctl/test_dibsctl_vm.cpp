@@ -28,6 +28,7 @@
 #include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <grp.h>
+#include <nlohmann/json.hpp>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -309,8 +310,15 @@ BOOST_AUTO_TEST_CASE(json) {
     const auto r = dibsctl({"--json", "list"});
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.starts_with("[\n"));
-    BOOST_TEST(
-        contains(r.out, R"({"device": "dibs_lo0", "gid": ")" + attr("dibs_lo0", "gid") + "\""));
+    BOOST_TEST(contains(r.out, "  {\n    \"device\": \"dibs_lo0\",\n    \"gid\": \"" +
+                                   attr("dibs_lo0", "gid") + "\",\n"));
+    const auto devices = nlohmann::json::parse(r.out);
+    const auto lo0 = std::find_if(devices.begin(), devices.end(),
+                                  [](const auto& d) { return d.at("device") == "dibs_lo0"; });
+    BOOST_REQUIRE(lo0 != devices.end());
+    BOOST_TEST(lo0->at("gid") == attr("dibs_lo0", "gid"));
+    BOOST_TEST(lo0->at("max_dmbs") == std::stoul(attr("dibs_lo0", "max_dmbs")));
+    BOOST_TEST(lo0->at("loopback") == true);
 }
 
 BOOST_AUTO_TEST_CASE(show_matches_sysfs) {
