@@ -18,6 +18,17 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1; ///< operational error (sysfs, kernel, missing device)
 inline constexpr int exit_usage = 2;   ///< bad command line
 
+/// Where a tool writes: its standard output and standard error, string streams in the unit tests.
+/// Tools' contexts derive from it.
+struct tool_streams {
+    tool_streams(std::ostream& out_stream, std::ostream& err_stream) noexcept
+        : out(out_stream)
+        , err(err_stream) {}
+
+    std::ostream& out;
+    std::ostream& err;
+};
+
 /// The one exception type of the dibs tools.
 ///
 /// what() is the complete message without the program name, e.g.
