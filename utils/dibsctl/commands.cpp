@@ -67,6 +67,17 @@ public:
     void add_json() { add_switch(*app_, "-j,--json", json_after_); }
     [[nodiscard]] bool json() const noexcept { return json_before_ || json_after_; }
 
+    /// Adds the operands (positional arguments), named name in errors; see operands().
+    void add_operands(const std::string& name) { app_->add_option(name, operands_); }
+    [[nodiscard]] const std::vector<std::string>& operands() const noexcept { return operands_; }
+    /// The operands when they are device names: at least one.
+    [[nodiscard]] const std::vector<std::string>& devices() const {
+        if (operands_.empty()) {
+            throw usage("missing device name");
+        }
+        return operands_;
+    }
+
     /// Parses args into app(); with -h/--help prints the command's help and returns true.
     [[nodiscard]] bool help_requested(std::span<const std::string_view> args) {
         parse(*app_, args, cmd_.name);
@@ -85,6 +96,7 @@ private:
     const command& cmd_;
     context& ctx_;
     std::unique_ptr<CLI::App> app_;
+    std::vector<std::string> operands_;
     bool help_ = false;
     bool json_before_;
     bool json_after_ = false;
@@ -119,14 +131,11 @@ int cmd_list(command_line& line, std::span<const std::string_view> args) {
 
 int cmd_show(command_line& line, std::span<const std::string_view> args) {
     line.add_json();
-    std::vector<std::string> names;
-    line.app().add_option("DEVICE", names);
+    line.add_operands("DEVICE");
     if (line.help_requested(args)) {
         return exit_ok;
     }
-    if (names.empty()) {
-        throw line.usage("missing device name");
-    }
+    const auto& names = line.devices();
     if (names.size() > 1) {
         throw line.usage("unexpected argument " + quote(names[1]) + " (one device at a time)");
     }
@@ -319,14 +328,11 @@ int cmd_add_loopback(command_line& line, std::span<const std::string_view> args)
 }
 
 int cmd_del(command_line& line, std::span<const std::string_view> args) {
-    std::vector<std::string> names;
-    line.app().add_option("DEVICE", names);
+    line.add_operands("DEVICE");
     if (line.help_requested(args)) {
         return exit_ok;
     }
-    if (names.empty()) {
-        throw line.usage("missing device name");
-    }
+    const auto& names = line.devices();
     context& ctx = line.ctx();
     require_dibs_loaded(ctx.sysfs);
 
@@ -369,11 +375,11 @@ int cmd_del(command_line& line, std::span<const std::string_view> args) {
 // ---- help ----------------------------------------------------------------------------------
 
 int cmd_help(command_line& line, std::span<const std::string_view> args) {
-    std::vector<std::string> topics;
-    line.app().add_option("COMMAND", topics);
+    line.add_operands("COMMAND");
     if (line.help_requested(args)) {
         return exit_ok;
     }
+    const auto& topics = line.operands();
     context& ctx = line.ctx();
     if (topics.empty()) {
         ctx.out << help::dibsctl;

@@ -5,11 +5,11 @@
 #ifndef DIBS_TOOLS_DIBSCTL_COMMANDS_HPP
 #define DIBS_TOOLS_DIBSCTL_COMMANDS_HPP
 
+#include "error.hpp"
 #include "sysfs.hpp"
 
 #include <filesystem>
 #include <functional>
-#include <iosfwd>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,13 +21,9 @@ namespace dibs::tools {
 using attribute_writer = std::function<int(const std::filesystem::path&, std::string_view)>;
 
 /// Everything the commands touch, so that tests can replace it.
-struct context {
-    context(std::ostream& out_stream, std::ostream& err_stream)
-        : out(out_stream)
-        , err(err_stream) {}
+struct context : tool_streams {
+    using tool_streams::tool_streams;
 
-    std::ostream& out;
-    std::ostream& err;
     sysfs_layout sysfs;
     attribute_writer write = write_attribute;
     /// Refuse to write to the loopback control files unless euid is 0. Off when $DIBS_SYSFS_ROOT
