@@ -400,25 +400,6 @@ BOOST_AUTO_TEST_CASE(layout_from_environment) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(errors)
-
-BOOST_AUTO_TEST_CASE(system_error_names_verb_resource_and_errno) {
-    const auto e = error::system("add-loopback", "write", "/sys/x", EACCES, "are you root?");
-    BOOST_TEST(std::string{e.what()} ==
-               "add-loopback: cannot write /sys/x: Permission denied (errno 13); are you root?");
-    BOOST_TEST(e.resource() == "/sys/x");
-    BOOST_TEST(e.errnum() == EACCES);
-    BOOST_TEST(e.status() == exit_failure);
-}
-
-BOOST_AUTO_TEST_CASE(usage_error_has_status_2) {
-    const auto e = error::usage("show: missing device name", "show");
-    BOOST_TEST(e.status() == exit_usage);
-    BOOST_TEST(e.resource() == "show");
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
 // ---- commands ------------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(list, cli_fixture)

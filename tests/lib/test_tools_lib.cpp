@@ -130,38 +130,53 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(report)
 
-BOOST_AUTO_TEST_CASE(returns_the_body_status) {
+namespace {
+
+struct reported {
+    int status;
+    std::string out;
+    std::string err;
+};
+
+/// report_errors() of tool "tool" around body, with what it wrote.
+template <typename Body>
+reported report(Body&& body) {
     std::ostringstream out;
     std::ostringstream err;
-    BOOST_TEST(report_errors("tool", out, err, [] { return 3; }) == 3);
-    BOOST_TEST(err.str().empty());
+    const int status = report_errors("tool", out, err, std::forward<Body>(body));
+    return {status, out.str(), err.str()};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(returns_the_body_status) {
+    const auto r = report([] { return 3; });
+    BOOST_TEST(r.status == 3);
+    BOOST_TEST(r.err.empty());
 }
 
 BOOST_AUTO_TEST_CASE(error_is_reported_with_the_tool_name) {
-    std::ostringstream out;
-    std::ostringstream err;
-    const int status = report_errors(
-        "tool", out, err, []() -> int { throw error::system("", "open", "/x", ENOENT); });
-    BOOST_TEST(status == exit_failure);
-    BOOST_TEST(err.str() == "tool: cannot open /x: No such file or directory (errno 2)\n");
+    const auto r = report([]() -> int { throw error::system("", "open", "/x", ENOENT); });
+    BOOST_TEST(r.status == exit_failure);
+    BOOST_TEST(r.err == "tool: cannot open /x: No such file or directory (errno 2)\n");
 }
 
 BOOST_AUTO_TEST_CASE(usage_error_adds_the_help_hint) {
-    std::ostringstream out;
-    std::ostringstream err;
-    const int status =
-        report_errors("tool", out, err, []() -> int { throw error::usage("bad option"); });
-    BOOST_TEST(status == exit_usage);
-    BOOST_TEST(err.str() == "tool: bad option\nTry 'tool --help'.\n");
+    const auto r = report([]() -> int { throw error::usage("bad option"); });
+    BOOST_TEST(r.status == exit_usage);
+    BOOST_TEST(r.err == "tool: bad option\nTry 'tool --help'.\n");
 }
 
 BOOST_AUTO_TEST_CASE(other_exceptions_are_failures) {
-    std::ostringstream out;
-    std::ostringstream err;
-    const int status =
-        report_errors("tool", out, err, []() -> int { throw std::runtime_error("boom"); });
-    BOOST_TEST(status == exit_failure);
-    BOOST_TEST(err.str() == "tool: boom\n");
+    const auto r = report([]() -> int { throw std::runtime_error("boom"); });
+    BOOST_TEST(r.status == exit_failure);
+    BOOST_TEST(r.err == "tool: boom\n");
+}
+
+BOOST_AUTO_TEST_CASE(plain_error_is_reported_as_is) {
+    const auto r = report([]() -> int { throw error("late"); });
+    BOOST_TEST(r.out.empty());
+    BOOST_TEST(r.err == "tool: late\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
