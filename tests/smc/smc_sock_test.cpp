@@ -3,6 +3,7 @@
 // smc-sock-test - AF_SMC socket tests for SMC-D over dibs (run inside the VM by
 // tests/smc/smc-case.sh): echo, bulk, concurrent and garbage, each checking the SMC mode of
 // its connections with smc_diag. `smc-sock-test --help` describes them.
+#include "cli.hpp"
 #include "raw_clc.hpp"
 #include "smc_sock.hpp"
 
@@ -123,74 +124,73 @@ struct options {
     return v * mult;
 }
 
-[[nodiscard]] options parse_options(std::span<char*> args) {
+/// The command line (CLI11, as every tool of the tree); command "help" for --help.
+[[nodiscard]] options parse_options(std::span<const std::string_view> args) {
     options o;
-    if (args.empty()) {
-        throw usage_error("no command (try --help)");
+    bool help = false;
+    bool tcp = false;
+    bool no_raw = false;
+    std::string role_text = "both";
+    std::optional<std::string> expect;
+    std::optional<std::string> port;
+    std::optional<std::string> timeout;
+    std::optional<std::string> count;
+    std::optional<std::string> bytes;
+    std::optional<std::string> chunk;
+    std::optional<std::string> conns;
+    std::optional<std::string> threads;
+    const auto app = dibs::tools::make_app("smc-sock-test");
+    app->add_flag("-h,--help", help);
+    app->add_flag("--tcp", tcp);
+    app->add_flag("--no-raw", no_raw);
+    app->add_option("--addr", o.addr);
+    app->add_option("--port", port);
+    app->add_option("--role", role_text)->check(CLI::IsMember({"server", "client", "both"}));
+    app->add_option("--expect", expect);
+    app->add_option("--timeout", timeout);
+    app->add_option("--count", count);
+    app->add_option("--bytes", bytes);
+    app->add_option("--chunk", chunk);
+    app->add_option("--conns", conns);
+    app->add_option("--threads", threads);
+    app->add_option("--ueid", o.ueid);
+    app->add_option("COMMAND", o.command);
+    try {
+        dibs::tools::parse(*app, args);
+    } catch (const dibs::tools::error& e) {
+        throw usage_error(std::string(e.what()) + " (try --help)");
     }
-    std::size_t i = 0;
-    const auto value = [&](std::string_view opt) -> std::string_view {
-        if (i + 1 >= args.size()) {
-            throw usage_error(std::string(opt) + " needs a value");
+    if (help) {
+        o.command = "help";
+        return o;
+    }
+    const auto number = [](const std::optional<std::string>& text, std::string_view opt,
+                           std::uint64_t max, std::uint64_t fallback) {
+        if (!text) {
+            return fallback;
         }
-        return args[++i];
-    };
-    const auto number = [&](std::string_view opt, std::uint64_t max) {
-        const std::uint64_t v = parse_size(value(opt), opt);
+        const std::uint64_t v = parse_size(*text, opt);
         if (v > max) {
             throw usage_error(std::string(opt) + ": at most " + std::to_string(max));
         }
         return v;
     };
-    for (; i < args.size(); ++i) {
-        const std::string_view a = args[i];
-        if (a == "-h" || a == "--help") {
-            o.command = "help";
-            return o;
-        }
-        if (a == "--tcp") {
-            o.fam = family::tcp;
-        } else if (a == "--addr") {
-            o.addr = value(a);
-        } else if (a == "--port") {
-            o.port = static_cast<std::uint16_t>(number(a, 65535));
-        } else if (a == "--role") {
-            const auto v = value(a);
-            if (v == "server") {
-                o.r = role::server;
-            } else if (v == "client") {
-                o.r = role::client;
-            } else if (v == "both") {
-                o.r = role::both;
-            } else {
-                throw usage_error("--role: server, client or both");
-            }
-        } else if (a == "--expect") {
-            o.expect = mode_expectation(value(a));
-        } else if (a == "--timeout") {
-            o.timeout_ms = static_cast<int>(number(a, 3600)) * 1000;
-        } else if (a == "--count") {
-            o.count = number(a, 1000000);
-        } else if (a == "--bytes") {
-            o.bytes = parse_size(value(a), a);
-        } else if (a == "--chunk") {
-            o.chunk = number(a, 64ULL << 20);
-        } else if (a == "--conns") {
-            o.conns = number(a, 100000);
-        } else if (a == "--threads") {
-            o.threads = number(a, 256);
-        } else if (a == "--ueid") {
-            o.ueid = value(a);
-        } else if (a == "--no-raw") {
-            o.raw = false;
-        } else if (a.starts_with("-")) {
-            throw usage_error("unknown option " + std::string(a));
-        } else if (o.command.empty()) {
-            o.command = a;
-        } else {
-            throw usage_error("unexpected argument " + std::string(a));
-        }
+    o.fam = tcp ? family::tcp : family::smc;
+    o.raw = !no_raw;
+    o.r =
+        role_text == "server" ? role::server : (role_text == "client" ? role::client : role::both);
+    if (expect) {
+        o.expect = mode_expectation(*expect);
     }
+    o.port = static_cast<std::uint16_t>(number(port, "--port", 65535, 0));
+    o.timeout_ms = static_cast<int>(number(timeout, "--timeout", 3600, 20)) * 1000;
+    if (count) {
+        o.count = number(count, "--count", 1000000, 0);
+    }
+    o.bytes = bytes ? parse_size(*bytes, "--bytes") : o.bytes;
+    o.chunk = number(chunk, "--chunk", 64ULL << 20, o.chunk);
+    o.conns = number(conns, "--conns", 100000, o.conns);
+    o.threads = number(threads, "--threads", 256, o.threads);
     if (o.command.empty()) {
         throw usage_error("no command (try --help)");
     }
@@ -1068,10 +1068,9 @@ int cmd_garbage(const options& o) {
 
 int main(int argc, char* argv[]) {
     std::signal(SIGPIPE, SIG_IGN);
-    const std::span<char*> args(argv, static_cast<std::size_t>(argc));
     std::string command = "smc-sock-test";
     try {
-        const options o = parse_options(args.subspan(1));
+        const options o = parse_options(dibs::tools::arguments(argc, argv));
         if (o.command == "help") {
             std::fputs(usage_text.data(), stdout);
             return exit_ok;

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Unit tests of the SMC tools (library smc_tools, utils/smc) without a kernel: option parsing,
-// user EIDs, fallback reasons, netlink messages and attributes parsed from hand-built buffers,
-// smcd's and smcss's parsers and formatting, smc_run's arguments and environment. The last
+// Unit tests of the SMC tools (library smc_tools, utils/smc) without a kernel: every command
+// line of smcss, smcd, smc_run and smc_chk (smc-tools' spellings, bad input), user EIDs, fallback
+// reasons, netlink messages and attributes parsed from buffers built with libmnl, smcd's and
+// smcss's parsers and formatting, smc_run's arguments and environment. The last
 // suite runs smc_run with tcp_echo natively: the host has no AF_SMC, so the preload library must
 // fall back to TCP (or use AF_SMC where the host has it).
 #define BOOST_TEST_MODULE smc_tools
-#include "cli.hpp"
 #include "netlink.hpp"
+#include "smc_chk.hpp"
 #include "smc_common.hpp"
 #include "smc_run.hpp"
 #include "smcd.hpp"
@@ -30,6 +31,7 @@
 #include <arpa/inet.h>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/smc.h>
@@ -54,12 +56,27 @@ bytes raw(const T& value) {
     return b;
 }
 
+/// A scratch netlink message for libmnl to write attributes into.
+class scratch {
+public:
+    scratch() : buf_(65536), nlh_(mnl_nlmsg_put_header(buf_.data())) {}
+    [[nodiscard]] nlmsghdr* nlh() const noexcept { return nlh_; }
+    /// What was put after the header.
+    [[nodiscard]] bytes payload() const {
+        const auto* p = static_cast<const std::byte*>(mnl_nlmsg_get_payload(nlh_));
+        return {p, p + mnl_nlmsg_get_payload_len(nlh_)};
+    }
+
+private:
+    bytes buf_;
+    nlmsghdr* nlh_;
+};
+
+/// One attribute as mnl_attr_put() writes it (payload padded to 4 bytes).
 bytes attr(std::uint16_t type, const bytes& payload) {
-    const nlattr hdr{static_cast<std::uint16_t>(NLA_HDRLEN + payload.size()), type};
-    bytes b = raw(hdr);
-    b.insert(b.end(), payload.begin(), payload.end());
-    b.resize(NLA_ALIGN(b.size()));
-    return b;
+    const scratch s;
+    mnl_attr_put(s.nlh(), type, payload.size(), payload.data());
+    return s.payload();
 }
 
 template <typename T>
@@ -68,9 +85,9 @@ bytes attr_of(std::uint16_t type, T value) {
 }
 
 bytes attr_str(std::uint16_t type, std::string_view text) {
-    bytes payload(text.size() + 1);
-    std::memcpy(payload.data(), text.data(), text.size());
-    return attr(type, payload);
+    const scratch s;
+    mnl_attr_put_strz(s.nlh(), type, std::string{text}.c_str());
+    return s.payload();
 }
 
 bytes concat(std::initializer_list<bytes> parts) {
@@ -81,20 +98,28 @@ bytes concat(std::initializer_list<bytes> parts) {
     return all;
 }
 
+/// A nest (mnl_attr_nest_start/end) around children.
 bytes nest(std::uint16_t type, std::initializer_list<bytes> children) {
-    return attr(static_cast<std::uint16_t>(type | NLA_F_NESTED), concat(children));
+    const scratch s;
+    nlattr* start = mnl_attr_nest_start(s.nlh(), type);
+    const bytes inner = concat(children);
+    void* tail = mnl_nlmsg_put_extra_header(s.nlh(), inner.size());
+    std::memcpy(tail, inner.data(), inner.size());
+    mnl_attr_nest_end(s.nlh(), start);
+    return s.payload();
 }
 
+/// A whole message (mnl_nlmsg_put_header, payload as the extra header).
 bytes message(std::uint16_t type, std::uint16_t flags, std::uint32_t seq, const bytes& payload) {
-    nlmsghdr hdr{};
-    hdr.nlmsg_len = static_cast<std::uint32_t>(NLMSG_HDRLEN + payload.size());
-    hdr.nlmsg_type = type;
-    hdr.nlmsg_flags = flags;
-    hdr.nlmsg_seq = seq;
-    bytes b = raw(hdr);
-    b.insert(b.end(), payload.begin(), payload.end());
-    b.resize(NLMSG_ALIGN(b.size()));
-    return b;
+    bytes buf(NLMSG_HDRLEN + NLMSG_ALIGN(payload.size()) + 16);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = flags;
+    nlh->nlmsg_seq = seq;
+    void* p = mnl_nlmsg_put_extra_header(nlh, payload.size());
+    std::memcpy(p, payload.data(), payload.size());
+    buf.resize(NLMSG_ALIGN(nlh->nlmsg_len));
+    return buf;
 }
 
 /// A generic netlink reply's attributes: what the smcd parsers get.
@@ -112,68 +137,325 @@ std::string print(auto&& fn) {
 
 } // namespace
 
-// ---- command line ------------------------------------------------------------------------------
+// ---- command lines -----------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_SUITE(options)
+using args_t = std::vector<std::string_view>;
 
-constexpr std::array defs{option_def{'a', "all"}, option_def{'l', "listening"},
-                          option_def{'r', "rcvbuf", true}};
-
-BOOST_AUTO_TEST_CASE(bundled_flags_and_values) {
-    const std::vector<std::string_view> args{"-al", "x", "--rcvbuf=64K", "y"};
-    const auto o = parse_options("t", args, defs);
-    BOOST_TEST(o.has("all"));
-    BOOST_TEST(o.has("listening"));
-    BOOST_TEST(*o.get("rcvbuf") == "64K");
-    BOOST_TEST(o.operands == (std::vector<std::string_view>{"x", "y"}),
-               boost::test_tools::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(value_forms) {
-    for (const auto& args :
-         {std::vector<std::string_view>{"-r", "1M"}, std::vector<std::string_view>{"-r1M"},
-          std::vector<std::string_view>{"--rcvbuf", "1M"}}) {
-        BOOST_TEST(*parse_options("t", args, defs).get("rcvbuf") == "1M");
+/// args of a line split at blanks
+args_t split(std::string_view line) {
+    args_t args;
+    while (!line.empty()) {
+        const auto sp = line.find(' ');
+        args.push_back(line.substr(0, sp));
+        line = sp == std::string_view::npos ? "" : line.substr(sp + 1);
     }
+    return args;
 }
 
-BOOST_AUTO_TEST_CASE(stop_at_operand_keeps_the_commands_options) {
-    const std::vector<std::string_view> args{"-a", "cmd", "-l", "--all"};
-    const auto o = parse_options("t", args, defs, true);
-    BOOST_TEST(o.has("all"));
-    BOOST_TEST(!o.has("listening"));
-    BOOST_TEST(o.operands == (std::vector<std::string_view>{"cmd", "-l", "--all"}),
-               boost::test_tools::per_element());
+struct result {
+    int status;
+    std::string out;
+    std::string err;
+};
+
+template <typename Run>
+result run_tool(std::string_view line, Run&& run) {
+    std::ostringstream out;
+    std::ostringstream err;
+    const auto args = split(line);
+    const int status = run(args, out, err);
+    return {status, out.str(), err.str()};
 }
 
-BOOST_AUTO_TEST_CASE(double_dash_ends_options) {
-    const std::vector<std::string_view> args{"--", "-a"};
-    const auto o = parse_options("t", args, defs);
-    BOOST_TEST(!o.has("all"));
-    BOOST_TEST(o.operands.size() == 1U);
+result smcss_line(std::string_view line) {
+    return run_tool(line, [](const args_t& a, std::ostream& o, std::ostream& e) {
+        smcss::context ctx(o, e);
+        return smcss::run(a, ctx);
+    });
 }
+
+result smcd_line(std::string_view line) {
+    return run_tool(line, [](const args_t& a, std::ostream& o, std::ostream& e) {
+        smcd::context ctx(o, e);
+        ctx.stats_file = "/nonexistent/smcd-stats";
+        return smcd::run(a, ctx);
+    });
+}
+
+result smc_chk_line(std::string_view line) {
+    return run_tool(
+        line, [](const args_t& a, std::ostream& o, std::ostream& e) { return chk::run(a, o, e); });
+}
+
+BOOST_AUTO_TEST_SUITE(smcss_command_line)
 
 BOOST_DATA_TEST_CASE(
-    errors,
-    bdata::make({"-x", "--bogus", "-r", "--all=1", "-a -a", "--rcvbuf"}) ^
-        bdata::make({"unknown option '-x'", "unknown option '--bogus'",
-                     "option --rcvbuf needs a value", "option --all takes no value",
-                     "option --all given more than once", "option --rcvbuf needs a value"}),
-    line, message) {
-    std::vector<std::string_view> args;
-    std::string_view rest = line;
-    while (!rest.empty()) {
-        const auto sp = rest.find(' ');
-        args.push_back(rest.substr(0, sp));
-        rest = sp == std::string_view::npos ? "" : rest.substr(sp + 1);
+    smc_tools_options,
+    bdata::make({"",        "-a",       "--all",        "-l",  "--listening", "-d",
+                 "--debug", "-e",       "--extended",   "-D",  "--smcd",      "-R",
+                 "--smcr",  "-W",       "--wide",       "-aD", "-adW",        "-a -a",
+                 "-l -W",   "-R -d -a", "--all --debug"}),
+    line) {
+    BOOST_TEST_CONTEXT("smcss " << line) {
+        const auto cl = smcss::parse_args(split(line));
+        BOOST_TEST(!cl.help);
+        const std::string l{line};
+        const auto has = [&](std::string_view a, std::string_view b) {
+            return contains(l, a) || contains(l, b);
+        };
+        BOOST_TEST(cl.opts.all == (has("-a", "--all") || contains(l, "-aD")));
+        BOOST_TEST(cl.opts.listening == has("-l", "--listening"));
+        BOOST_TEST(cl.opts.extended ==
+                   (has("-d", "--debug") || has("-e", "--extended") || contains(l, "-adW")));
+        BOOST_TEST(cl.opts.smcd == (has("-D", "--smcd") || contains(l, "-aD")));
+        BOOST_TEST(cl.opts.smcr == has("-R", "--smcr"));
+        BOOST_TEST(cl.opts.wide == (has("-W", "--wide") || contains(l, "adW")));
     }
-    try {
-        (void)parse_options("ctx", args, defs);
-        BOOST_FAIL("no error for " << line);
-    } catch (const error& e) {
-        BOOST_TEST(e.what() == "ctx: " + std::string{message});
-        BOOST_TEST(e.status() == exit_usage);
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+    for (const auto* line : {"-h", "--help"}) {
+        const auto r = smcss_line(line);
+        BOOST_TEST(r.status == exit_ok);
+        BOOST_TEST(r.out == smcss::help_text());
     }
+    for (const auto* line : {"-v", "--version", "-V"}) {
+        const auto r = smcss_line(line);
+        BOOST_TEST(r.status == exit_ok);
+        BOOST_TEST(contains(r.out, "smcss (dibs-rdma) "));
+    }
+}
+
+BOOST_DATA_TEST_CASE(bad_lines,
+                     bdata::make({"-D -R", "-l -a", "-l -d", "-l -D", "-l -R", "--bogus", "-x",
+                                  "extra", "-a extra", "-aZ"}) ^
+                         bdata::make({"--smcd together with --smcr is not supported",
+                                      "--listening together with --all is not supported",
+                                      "--listening together with --debug is not supported",
+                                      "--listening together with --smcd is not supported",
+                                      "--listening together with --smcr is not supported",
+                                      "--bogus", "-x", "extra", "extra", "-Z"}),
+                     line, message) {
+    const auto r = smcss_line(line);
+    BOOST_TEST(r.status == exit_usage);
+    BOOST_TEST(contains(r.err, message), r.err);
+    BOOST_TEST(contains(r.err, "Try 'smcss --help'."));
+    BOOST_TEST(r.out.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(smcd_command_line)
+
+/// line -> object, details, absolute, words
+BOOST_DATA_TEST_CASE(
+    objects_and_abbreviations,
+    bdata::make({"",
+                 "info",
+                 "i",
+                 "info show",
+                 "device",
+                 "dev",
+                 "d",
+                 "devices",
+                 "device show all",
+                 "dev s a",
+                 "linkgroup",
+                 "l",
+                 "lgr",
+                 "linkgroup show all",
+                 "lgr 100",
+                 "stats",
+                 "s",
+                 "st",
+                 "stats show",
+                 "stats reset",
+                 "stats r",
+                 "stats json",
+                 "ueid",
+                 "ueid show",
+                 "u add X",
+                 "ueid del X",
+                 "ueid flush",
+                 "seid",
+                 "se",
+                 "seid show",
+                 "seid enable",
+                 "seid disable",
+                 "help",
+                 "h"}) ^
+        bdata::make({"info",      "info",      "info",      "info",   "device",    "device",
+                     "device",    "device",    "device",    "device", "linkgroup", "linkgroup",
+                     "linkgroup", "linkgroup", "linkgroup", "stats",  "stats",     "stats",
+                     "stats",     "stats",     "stats",     "stats",  "ueid",      "ueid",
+                     "ueid",      "ueid",      "ueid",      "seid",   "seid",      "seid",
+                     "seid",      "seid",      "help",      "help"}),
+    line, object) {
+    BOOST_TEST_CONTEXT("smcd " << line) {
+        const auto cl = smcd::parse_command_line(split(line));
+        BOOST_TEST(cl.object == object);
+        BOOST_TEST(cl.details == 0);
+        BOOST_TEST(!cl.absolute);
+        BOOST_TEST(!cl.version);
+        const auto words = split(line);
+        BOOST_TEST(cl.words.size() == (words.empty() ? 0 : words.size() - 1));
+    }
+}
+
+BOOST_DATA_TEST_CASE(global_options,
+                     bdata::make({"-d stats", "--details stats", "-det stats", "--det stats",
+                                  "-details stats", "-dd stats", "-ddetails stats", "-a stats",
+                                  "--absolute stats", "-abs stats", "-ad stats", "-da stats",
+                                  "stats -d", "stats -a", "-- stats"}) ^
+                         bdata::make({1, 1, 1, 1, 1, 2, 2, 0, 0, 0, 1, 1, 1, 0, 0}) ^
+                         bdata::make({false, false, false, false, false, false, false, true, true,
+                                      true, true, true, false, true, false}),
+                     line, details, absolute) {
+    BOOST_TEST_CONTEXT("smcd " << line) {
+        const auto cl = smcd::parse_command_line(split(line));
+        BOOST_TEST(cl.object == "stats");
+        BOOST_TEST(cl.details == details);
+        BOOST_TEST(cl.absolute == absolute);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+    for (const auto* line :
+         {"-h", "--help", "-help", "help", "ueid --help", "device help", "stats -h", "lgr h"}) {
+        const auto r = smcd_line(line);
+        BOOST_TEST(r.status == exit_ok, line);
+        BOOST_TEST(r.out == smcd::help_text(), line);
+    }
+    for (const auto* line : {"-v", "-V", "--version", "-vers", "-version"}) {
+        const auto r = smcd_line(line);
+        BOOST_TEST(r.status == exit_ok, line);
+        BOOST_TEST(contains(r.out, "smcd (dibs-rdma) "), line);
+    }
+}
+
+/// Spellings the parser accepts go on to the kernel: here (no smc module) an operational error.
+BOOST_DATA_TEST_CASE(accepted_lines_reach_the_kernel,
+                     bdata::make({"", "info show", "dev show all", "lgr all", "linkgroup 1f",
+                                  "-d linkgroup", "stats", "-a stats reset", "stats json", "ueid",
+                                  "ueid show", "seid", "seid enable", "seid disable",
+                                  "ueid add OK.EID", "ueid del ok-eid", "ueid flush"}),
+                     line) {
+    const auto r = smcd_line(line);
+    BOOST_TEST(r.status != exit_usage, line << ": " << r.err);
+}
+
+BOOST_DATA_TEST_CASE(bad_lines,
+                     bdata::make({"bogus",
+                                  "--bogus",
+                                  "-x",
+                                  "-d -x stats",
+                                  "ueid add bad_name",
+                                  "ueid add",
+                                  "ueid add A B",
+                                  "ueid frob",
+                                  "stats extra",
+                                  "stats show reset",
+                                  "info all",
+                                  "device all x",
+                                  "linkgroup zz",
+                                  "linkgroup 1 2",
+                                  "seid frob",
+                                  "seid show enable",
+                                  "ueid show x",
+                                  "ueid flush x",
+                                  "ueid add A..B",
+                                  "device --bogus"}) ^
+                         bdata::make({"smcd: unknown command 'bogus'\n",
+                                      "--bogus",
+                                      "-x",
+                                      "-x",
+                                      "smcd: invalid user EID 'bad_name': bad character",
+                                      "usage: smcd ueid add NAME",
+                                      "usage: smcd ueid add NAME",
+                                      "ueid: unknown subcommand 'frob'",
+                                      "stats: unexpected argument 'extra'",
+                                      "stats: unexpected argument 'reset'",
+                                      "info: unexpected argument 'all'",
+                                      "device: unexpected argument 'x'",
+                                      "linkgroup: invalid LG-ID 'zz'",
+                                      "linkgroup: unexpected argument '2'",
+                                      "seid: unknown subcommand 'frob'",
+                                      "seid: unexpected argument 'enable'",
+                                      "ueid: unexpected argument 'x'",
+                                      "ueid: unexpected argument 'x'",
+                                      "consecutive dots",
+                                      "--bogus"}),
+                     line, message) {
+    const auto r = smcd_line(line);
+    BOOST_TEST(r.status == exit_usage, line);
+    BOOST_TEST(contains(r.err, message), line << ": " << r.err);
+    BOOST_TEST(contains(r.err, "Try 'smcd --help'."));
+}
+
+BOOST_AUTO_TEST_CASE(exact_unknown_command_message) {
+    BOOST_TEST(smcd_line("bogus").err == "smcd: unknown command 'bogus'\nTry 'smcd --help'.\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(smc_chk_command_line)
+
+BOOST_AUTO_TEST_CASE(modes) {
+    auto s = chk::parse_args(split("-C 10.0.0.2"));
+    BOOST_TEST((s.what == chk::mode::connect));
+    BOOST_TEST(s.host == "10.0.0.2");
+    BOOST_TEST(s.port == chk::default_port);
+    s = chk::parse_args(split("--connect ::1 -p 5000 -6 -d -t 3"));
+    BOOST_TEST((s.what == chk::mode::connect));
+    BOOST_TEST(s.port == 5000U);
+    BOOST_TEST(s.ipv6);
+    BOOST_TEST(s.debug);
+    BOOST_TEST(s.timeout_ms == 3000);
+    s = chk::parse_args(split("127.0.0.1 7777"));
+    BOOST_TEST((s.what == chk::mode::connect));
+    BOOST_TEST(s.host == "127.0.0.1");
+    BOOST_TEST(s.port == 7777U);
+    s = chk::parse_args(split("-S -p 0"));
+    BOOST_TEST((s.what == chk::mode::server));
+    BOOST_TEST(s.port == 0U);
+    s = chk::parse_args(split("--server --port 4000 --ipv6"));
+    BOOST_TEST((s.what == chk::mode::server));
+    BOOST_TEST(s.port == 4000U);
+    BOOST_TEST((chk::parse_args(split("-l")).what == chk::mode::live));
+    BOOST_TEST((chk::parse_args(split("--live-test -6")).what == chk::mode::live));
+    BOOST_TEST((chk::parse_args(split("-h")).what == chk::mode::help));
+    BOOST_TEST((chk::parse_args(split("--version")).what == chk::mode::version));
+    BOOST_TEST(smc_chk_line("--help").out == chk::help_text());
+    BOOST_TEST(contains(smc_chk_line("-v").out, "smc_chk (dibs-rdma) "));
+}
+
+BOOST_DATA_TEST_CASE(bad_lines,
+                     bdata::make({"", "-C", "-C 1.2.3.4 -S", "-S -l", "host", "1.2.3.4 1 2",
+                                  "-C nohost", "-C 1.2.3.4 -p 0", "-C 1.2.3.4 -p 70000",
+                                  "-C 1.2.3.4 -p x", "-S -p -1", "-l -p 5", "-C 1.2.3.4 -t 0",
+                                  "-C 1.2.3.4 -6", "--bogus", "-i eth0", "1.2.3.4 80 -p 81"}),
+                     line) {
+    const auto r = smc_chk_line(line);
+    BOOST_TEST(r.status == exit_usage, line << ": " << r.err);
+    BOOST_TEST(contains(r.err, "Try 'smc_chk --help'."));
+}
+
+BOOST_AUTO_TEST_CASE(verdicts) {
+    BOOST_TEST(chk::judge(std::nullopt).status == chk::exit_no_connection);
+    smcss::socket_info s;
+    s.mode = SMC_DIAG_MODE_SMCD;
+    auto v = chk::judge(s);
+    BOOST_TEST(v.status == exit_ok);
+    BOOST_TEST(v.text == "     Success, using SMC-D\n");
+    s.mode = SMC_DIAG_MODE_SMCR;
+    BOOST_TEST(chk::judge(s).status == chk::exit_not_smcd);
+    s.mode = SMC_DIAG_MODE_FALLBACK_TCP;
+    s.fallback = smc_diag_fallback{0x05000000, 0x03030000};
+    v = chk::judge(s);
+    BOOST_TEST(v.status == chk::exit_not_smcd);
+    BOOST_TEST(v.text == "     Failed  (TCP fallback), reasons:\n"
+                         "          Client: 0x05000000 peer declined during handshake\n"
+                         "          Server: 0x03030000 no SMC device found\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -372,12 +654,19 @@ BOOST_AUTO_TEST_CASE(sys_info) {
               attr_str(SMC_NLA_SYS_LOCAL_HOST, "dibs-vm                         "),
               attr_str(SMC_NLA_SYS_SEID, "SEID-1")})));
     BOOST_REQUIRE(info.has_value());
-    const auto text = print([&](std::ostream& o) { smcd::print_sys_info(o, *info); });
-    BOOST_TEST(text == "SMC version       2.0\n"
-                       "ISM v2 capable    yes\n"
-                       "SMC-R v2 capable  yes\n"
-                       "Local host        dibs-vm\n"
-                       "SEID              SEID-1\n");
+    const auto text = print([&](std::ostream& o) { smcd::print_sys_info(o, *info, 1, 0); });
+    BOOST_TEST(text == "Kernel Capabilities\n"
+                       "SMC Version:      2.0\n"
+                       "SMC Hostname:     dibs-vm\n"
+                       "SMC-D Features:   v1 v2\n"
+                       "SMC-R Features:   v1 v2\n"
+                       "\n"
+                       "Hardware Capabilities\n"
+                       "SEID:             SEID-1\n"
+                       "ISM:              v1 v2\n"
+                       "RoCE:             n/a\n");
+    BOOST_TEST(contains(print([&](std::ostream& o) { smcd::print_sys_info(o, {}, 0, 0); }),
+                        "SMC Version:      n/a\n"));
     BOOST_TEST(!smcd::parse_sys_info(reply({})).has_value());
 }
 
@@ -388,6 +677,8 @@ BOOST_AUTO_TEST_CASE(devices_with_dibs_attributes) {
          attr_of<std::uint8_t>(SMC_NLA_DEV_IS_CRIT, 1),
          attr_of<std::uint32_t>(SMC_NLA_DEV_PCI_FID, 0),
          attr_of<std::uint16_t>(SMC_NLA_DEV_PCI_CHID, 0), attr_str(SMC_NLA_DEV_PCI_ID, "dibs_lo0"),
+         attr_of<std::uint16_t>(SMC_NLA_DEV_PCI_VENDOR, 0xffff),
+         attr_of<std::uint16_t>(SMC_NLA_DEV_PCI_DEVICE, 0xd1b0),
          nest(SMC_NLA_DEV_PORT, {attr_of<std::uint8_t>(SMC_NLA_DEV_PORT_PNET_USR, 0),
                                  attr_str(SMC_NLA_DEV_PORT_PNETID, "                ")})})));
     BOOST_REQUIRE(dev.has_value());
@@ -395,9 +686,16 @@ BOOST_AUTO_TEST_CASE(devices_with_dibs_attributes) {
     BOOST_TEST(dev->use_count == 2U);
     BOOST_TEST(dev->critical);
     BOOST_TEST(dev->pnetid.empty());
+    BOOST_TEST(dev->pci_vendor == 0xffffU);
+    BOOST_TEST(dev->pci_device == 0xd1b0U);
 
     smcd::device gone = *dev;
     gone.pci_id = "ism0";
+    gone.pci_vendor = 0x1014;
+    gone.pci_device = 0x04ed;
+    gone.critical = false;
+    gone.pnetid = "NET1";
+    gone.pnetid_by_user = true;
     const dibs::test::temp_dir root("smc-tools");
     const auto dir = root.path() / "class/dibs/dibs_lo0";
     dibs::test::spit(dir / "gid", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n");
@@ -409,15 +707,23 @@ BOOST_AUTO_TEST_CASE(devices_with_dibs_attributes) {
         smcd::print_devices(o, devs, dibs::tools::sysfs_layout{root.path()});
     });
     BOOST_TEST(text ==
-               "Name      Use  Crit  PCHID  PNET-ID  GID                                   Fabric  "
-               "DMBs  Max-DMBs\n"
-               "dibs_lo0  2    yes   0000   -        0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0  0xffff  "
-               "2     5000\n"
-               "ism0      2    yes   0000   -        -                                     -       "
-               "-     -\n");
+               "FID   Type     PCI-ID    PCHID  InUse  #LGs  PNET-ID  GID                        "
+               "           Fabric  DMBs  Max-DMBs\n"
+               "0000  DIBS-LO  dibs_lo0  0000   Yes    2     -        0f1e2d3c-4b5a-6978-8796-a5b4"
+               "c3d2e1f0  0xffff  2     5000\n"
+               "0000  ISM      ism0      0000   No     2     *NET1    -                          "
+               "           -       -     -\n");
     BOOST_TEST(print([&](std::ostream& o) {
                    smcd::print_devices(o, {}, dibs::tools::sysfs_layout{root.path()});
                }) == "no SMC-D devices\n");
+}
+
+BOOST_AUTO_TEST_CASE(device_types) {
+    BOOST_TEST(smcd::device_type(0x1014, 0x04ed) == "ISM");
+    BOOST_TEST(smcd::device_type(0xffff, 0xd1b5) == "DIBS");
+    BOOST_TEST(smcd::device_type(0xffff, 0xd1b0) == "DIBS-LO");
+    BOOST_TEST(smcd::device_type(0, 0) == "0x0000");
+    BOOST_TEST(smcd::device_type(0x1014, 0x1016) == "0x1016");
 }
 
 BOOST_AUTO_TEST_CASE(linkgroups) {
@@ -440,11 +746,25 @@ BOOST_AUTO_TEST_CASE(linkgroups) {
     BOOST_REQUIRE(g->v2.has_value());
     BOOST_TEST(g->v2->negotiated_eid == "DIBS-RDMA-SMCD");
     const std::vector<smcd::linkgroup> groups{*g};
-    BOOST_TEST(print([&](std::ostream& o) { smcd::print_linkgroups(o, groups); }) ==
-               "LG-ID     GID               Peer-GID          VLAN  Conns  CHID  PNET-ID  Version  "
-               "Peer-Host  EID\n"
-               "00000100  f0b146198d7d40d3  f0b146198d7d40d3  0     1      ffff  -        2        "
-               "dibs-vm    DIBS-RDMA-SMCD\n");
+    BOOST_TEST(
+        print([&](std::ostream& o) { smcd::print_linkgroups(o, groups); }) ==
+        "LG-ID     VLAN  #Conns  PNET-ID  GID               Peer-GID          CHID  Version  "
+        "Peer-Host  EID\n"
+        "00000100  0     1       -        f0b146198d7d40d3  f0b146198d7d40d3  ffff  2        "
+        "dibs-vm    DIBS-RDMA-SMCD\n");
+    BOOST_TEST(print([&](std::ostream& o) { smcd::print_linkgroups(o, groups, true); }) ==
+               "LG-ID    : 00000100\n"
+               "VLAN     : 0\n"
+               "PNET-ID  : \n"
+               "Version  : 2\n"
+               "Peer-Rel : 0\n"
+               "Peer-Host: dibs-vm\n"
+               "Peer-OS  : LINUX\n"
+               "EID      : DIBS-RDMA-SMCD\n"
+               "#Conns   : 1\n"
+               "GID      : f0b146198d7d40d3\n"
+               "Peer-GID : f0b146198d7d40d3\n"
+               "CHID     : ffff\n");
     BOOST_TEST(print([&](std::ostream& o) { smcd::print_linkgroups(o, {}); }) ==
                "no SMC-D link groups\n");
 }
@@ -490,17 +810,81 @@ BOOST_AUTO_TEST_CASE(stats_and_fallbacks) {
     BOOST_REQUIRE(fb.entries.size() == 2U);
     BOOST_TEST(fb.entries[1].count == 4U);
 
-    const auto text = print([&](std::ostream& o) { smcd::print_stats(o, *st, fb); });
-    BOOST_TEST(contains(text, "SMC-D\nconnections  2       client v1 0, client v2 1, server v1 0, "
-                              "server v2 1\nrx_bytes     131072\n"));
-    BOOST_TEST(contains(text, "Size        8K  16K  32K  64K  128K  256K  512K  1024K  >1024K\n"
-                              "rx_payload  0   8    0    0    0     0     0     0      1\n"));
-    BOOST_TEST(contains(text, "rx_rmb     2      0"));
-    BOOST_TEST(contains(text, "handshake_errors  3  client 3, server 0\n"
-                              "fallbacks         5  client 4, server 1\n"));
-    BOOST_TEST(contains(text, "Side    Reason      Count  Text\n"
-                              "server  0x05000000  1      peer declined during handshake\n"
-                              "client  0x03030000  4      no SMC device found\n"));
+    const smcd::stats_snapshot snap{*st, fb};
+    const auto text = print([&](std::ostream& o) { smcd::print_stats(o, snap); });
+    BOOST_TEST(contains(text, "SMC-D Connections Summary\n"
+                              "  Total connections handled            10\n"
+                              "  SMC connections                       2\n"
+                              "  Handshake errors                      3\n"
+                              "  Avg requests per SMC conn             0.0\n"
+                              "  TCP fallback                          5\n"),
+               text);
+    BOOST_TEST(contains(text, "RX Stats\n"
+                              "  Data transmitted (Bytes)         131072 (131K)\n"),
+               text);
+    BOOST_TEST(contains(text, "            8KB    16KB    32KB    64KB   128KB   256KB   512KB  "
+                              ">512KB\n"
+                              "  Bufs        0       0       0       0       0       0       0  "
+                              "     0\n"
+                              "  Reqs        0       8       0       0       0       0       0  "
+                              "     1\n"),
+               text);
+    BOOST_TEST(!contains(text, "NOSMCDEV"));
+    const auto details = print([&](std::ostream& o) { smcd::print_stats(o, snap, true); });
+    BOOST_TEST(contains(details,
+                        "  SMC connections                       2 (client 1, server 1)\n"
+                        "    v1                                  0\n"
+                        "    v2                                  2\n"
+                        "  Handshake errors                      3 (client 3, server 0)\n"),
+               details);
+    BOOST_TEST(contains(details, "  TCP fallback                          5 (client 4, server 1)\n"
+                                 "    Server\n"
+                                 "     PEERDECL                           1  0x05000000 (peer "
+                                 "declined during handshake)\n"
+                                 "    Client\n"
+                                 "     NOSMCDEV                           4  0x03030000 (no SMC "
+                                 "device found)\n"),
+               details);
+}
+
+BOOST_AUTO_TEST_CASE(stats_since_reset) {
+    smcd::stats_snapshot base;
+    base.counters.smcd.client_v2 = 1;
+    base.counters.smcd.rx_payload[2] = 5;
+    base.fallbacks.client_total = 1;
+    base.fallbacks.entries.push_back({false, 0x03030000, 1});
+    smcd::stats_snapshot now = base;
+    now.counters.smcd.client_v2 = 3;
+    now.counters.smcd.rx_payload[2] = 7;
+    now.fallbacks.client_total = 2;
+    now.fallbacks.entries[0].count = 2;
+    now.fallbacks.entries.push_back({true, 0x05000000, 1});
+    const auto round = smcd::from_json(smcd::to_json(now));
+    BOOST_TEST(round.counters.smcd.client_v2 == 3U);
+    BOOST_TEST(round.fallbacks.entries.size() == 2U);
+    const auto d = smcd::since(now, base);
+    BOOST_REQUIRE(d.has_value());
+    BOOST_TEST(d->counters.smcd.client_v2 == 2U);
+    BOOST_TEST(d->counters.smcd.rx_payload[2] == 2U);
+    BOOST_TEST(d->fallbacks.client_total == 1U);
+    BOOST_REQUIRE(d->fallbacks.entries.size() == 2U);
+    BOOST_TEST(d->fallbacks.entries[0].count == 1U);
+    BOOST_TEST(!smcd::since(base, now).has_value()); // the module was reloaded: stale
+    BOOST_CHECK_THROW((void)smcd::from_json("{\"x\":"), error);
+}
+
+BOOST_AUTO_TEST_CASE(seid_entry) {
+    const auto seid = smcd::parse_seid(
+        reply(concat({attr_str(SMC_NLA_SEID_ENTRY, "DIBS-SMCD-SEID-LINUX-X86-1.0-001"),
+                      attr_of<std::uint8_t>(SMC_NLA_SEID_ENABLED, 1)})));
+    BOOST_REQUIRE(seid.has_value());
+    BOOST_TEST(print([&](std::ostream& o) { smcd::print_seid(o, seid); }) ==
+               "DIBS-SMCD-SEID-LINUX-X86-1.0-001 [enabled]\n");
+    BOOST_TEST(print([&](std::ostream& o) {
+                   smcd::print_seid(o, smcd::seid_info{"X", false});
+               }) == "X [disabled]\n");
+    BOOST_TEST(!smcd::parse_seid(reply({})).has_value());
+    BOOST_TEST(print([&](std::ostream& o) { smcd::print_seid(o, std::nullopt); }) == "n/a\n");
 }
 
 BOOST_AUTO_TEST_CASE(ueid_dump) {
@@ -508,55 +892,6 @@ BOOST_AUTO_TEST_CASE(ueid_dump) {
                    reply(attr_str(SMC_NLA_EID_TABLE_ENTRY, "DIBS-RDMA-SMCD                  "))) ==
                "DIBS-RDMA-SMCD");
     BOOST_TEST(!smcd::parse_ueid(reply({})).has_value());
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(smcd_command)
-
-/// smcd's exit status, standard output and standard error for args.
-struct result {
-    int status;
-    std::string out;
-    std::string err;
-};
-
-result smcd_run(std::initializer_list<std::string_view> args) {
-    std::ostringstream out;
-    std::ostringstream err;
-    smcd::context ctx(out, err);
-    const std::vector<std::string_view> v(args);
-    const int status = smcd::run(v, ctx);
-    return {status, out.str(), err.str()};
-}
-
-BOOST_AUTO_TEST_CASE(usage_errors_before_any_kernel_access) {
-    auto r = smcd_run({"bogus"});
-    BOOST_TEST(r.status == exit_usage);
-    BOOST_TEST(r.err == "smcd: unknown command 'bogus'\nTry 'smcd --help'.\n");
-    r = smcd_run({"ueid", "add", "bad_name"});
-    BOOST_TEST(r.status == exit_usage);
-    BOOST_TEST(contains(r.err, "smcd: invalid user EID 'bad_name': bad character"));
-    r = smcd_run({"ueid", "add"});
-    BOOST_TEST(r.status == exit_usage);
-    BOOST_TEST(contains(r.err, "usage: smcd ueid add NAME"));
-    r = smcd_run({"ueid", "frob"});
-    BOOST_TEST(r.status == exit_usage);
-    r = smcd_run({"stats", "extra"});
-    BOOST_TEST(r.status == exit_usage);
-    BOOST_TEST(contains(r.err, "stats: unexpected argument 'extra'"));
-    r = smcd_run({"--bogus"});
-    BOOST_TEST(r.status == exit_usage);
-}
-
-BOOST_AUTO_TEST_CASE(help_and_version) {
-    for (const auto* flag : {"-h", "--help", "help"}) {
-        const auto r = smcd_run({flag});
-        BOOST_TEST(r.status == exit_ok);
-        BOOST_TEST(r.out == smcd::help_text());
-    }
-    BOOST_TEST(smcd_run({"ueid", "--help"}).out == smcd::help_text());
-    BOOST_TEST(contains(smcd_run({"-V"}).out, "smcd (dibs-rdma) "));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -620,7 +955,17 @@ BOOST_AUTO_TEST_CASE(smcd_socket) {
     opts = {};
     opts.extended = true;
     const auto ext = print([&](std::ostream& o) { smcss::print_socket(o, s, opts); });
-    BOOST_TEST(contains(ext, "SMCD <->   00000001 00000000 0000ffe0 0000ffe0 0000:00000000"));
+    BOOST_TEST(ext ==
+               "ACTIVE         01000 0027466 127.0.0.1:37295         127.0.0.1:35034         "
+               "0000 SMCD  <->  00000001 00000000 0000ffe0 0000ffe0 0000:00000000 "
+               "0000:00000000 00:00   0000:00000000 0000:00000000 00:00   0000:00000000 "
+               "0000:00000000 0000:00000000\n");
+    opts.extended = false;
+    const auto closed = smcss::parse_socket(
+        diag_msg(7, SMC_DIAG_MODE_SMCD, "127.0.0.1", "127.0.0.1", 37295, 35034, {}));
+    BOOST_TEST(
+        print([&](std::ostream& o) { smcss::print_socket(o, closed, opts); }) ==
+        "CLOSED         01000 0027466 127.0.0.1:37295         127.0.0.1:35034         0000\n");
 }
 
 BOOST_AUTO_TEST_CASE(fallback_socket) {
@@ -646,7 +991,7 @@ BOOST_AUTO_TEST_CASE(listen_init_and_ipv6) {
     const auto listen = smcss::parse_socket(diag_msg(10, 0, "::1", "::", 5000, 0, {}, true));
     BOOST_TEST(listen.ipv6);
     BOOST_TEST(print([&](std::ostream& o) { smcss::print_socket(o, listen, opts); }) ==
-               "LISTEN         01000 0027466 [::1]:5000\n");
+               "LISTEN         01000 0027466 ::1:5000\n");
     const auto init = smcss::parse_socket(diag_msg(2, 0, "0.0.0.0", "0.0.0.0", 0, 0, {}));
     BOOST_TEST(print([&](std::ostream& o) { smcss::print_socket(o, init, opts); }) ==
                "INIT           01000 0027466\n");
@@ -660,9 +1005,31 @@ BOOST_AUTO_TEST_CASE(addresses) {
     BOOST_REQUIRE(inet_pton(AF_INET6, "fd00:1234:5678:9abc:def0:1234:5678:9abc", a.data()) == 1);
     const auto cut = smcss::format_address(true, a, 12345, false);
     BOOST_TEST(cut.size() == 23U);
-    BOOST_TEST(cut == "[fd00:1234:5678..:12345");
+    BOOST_TEST(cut == "fd00:1234:5678:..:12345");
     BOOST_TEST(smcss::format_address(true, a, 12345, true) ==
-               "[fd00:1234:5678:9abc:def0:1234:5678:9abc]:12345");
+               "fd00:1234:5678:9abc:def0:1234:5678:9abc:12345");
+}
+
+BOOST_AUTO_TEST_CASE(headers_as_smc_tools) {
+    smcss::options opts;
+    const auto header = [&] {
+        return print([&](std::ostream& o) { smcss::print_header(o, opts); });
+    };
+    BOOST_TEST(header() == "State          UID   Inode   Local Address           Peer Address     "
+                           "       Intf Mode\n");
+    opts.extended = true;
+    BOOST_TEST(contains(header(), "Intf Mode Shutd Token    Sndbuf   Rcvbuf   Peerbuf  "
+                                  "rxprod-Cursor rxcons-Cursor rxFlags txprod-Cursor "
+                                  "txcons-Cursor txFlags txprep-Cursor txsent-Cursor "
+                                  "txfin-Cursor\n"));
+    opts = {};
+    opts.smcr = true;
+    BOOST_TEST(contains(header(), "Intf Mode Role IB-device       Port Linkid GID      "
+                                  "                                Peer-GID\n"));
+    opts = {};
+    opts.smcd = true;
+    BOOST_TEST(contains(header(), "Intf Mode GID              Token            Peer-GID         "
+                                  "Peer-Token       Linkid   RMBE     Peer-RMBE\n"));
 }
 
 BOOST_AUTO_TEST_CASE(short_reply_throws) {
@@ -701,25 +1068,14 @@ BOOST_AUTO_TEST_CASE(selection_rules) {
                (1U << (SMC_DIAG_LGRINFO - 1)));
 }
 
-BOOST_AUTO_TEST_CASE(usage_errors) {
-    for (const auto& args :
-         {std::vector<std::string_view>{"-D", "-R"}, std::vector<std::string_view>{"-l", "-a"},
-          std::vector<std::string_view>{"--bogus"}, std::vector<std::string_view>{"extra"}}) {
-        std::ostringstream out;
-        std::ostringstream err;
-        smcss::context ctx(out, err);
-        BOOST_TEST(smcss::run(args, ctx) == exit_usage);
-        BOOST_TEST(contains(err.str(), "Try 'smcss --help'."));
-        BOOST_TEST(out.str().empty());
-    }
-}
-
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---- help texts --------------------------------------------------------------------------------
 
 BOOST_DATA_TEST_CASE(man_page_sections,
-                     bdata::make({smcd::help_text(), smcss::help_text(), run::help_text()}), text) {
+                     bdata::make({smcd::help_text(), smcss::help_text(), run::help_text(),
+                                  chk::help_text()}),
+                     text) {
     for (const auto* section : {"NAME\n", "\nSYNOPSIS\n", "\nDESCRIPTION\n", "\nOPTIONS\n",
                                 "\nEXIT STATUS\n", "\nEXAMPLES\n"}) {
         BOOST_TEST(contains(text, section), "missing " << section);
@@ -772,6 +1128,25 @@ BOOST_DATA_TEST_CASE(bad_sizes,
                      bdata::make({"", "0", "K", "-1", "1G", "2048M", "2147483648", "1.5M", " 1"}),
                      text) {
     BOOST_TEST(!run::parse_size(text).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(value_forms_and_repeats) {
+    for (const auto* line :
+         {"-r 1M ls", "-r1M ls", "--rcvbuf 1M ls", "--rcvbuf=1M ls", "-d -r 1M ls", "-dr 1M ls"}) {
+        BOOST_TEST(*run::parse_args(split(line)).rcvbuf == 1048576U, line);
+    }
+    BOOST_TEST(*run::parse_args(split("-t 64k ls")).sndbuf == 65536U);
+    BOOST_TEST(*run::parse_args(split("--sndbuf=2M ls")).sndbuf == 2097152U);
+    BOOST_TEST(run::parse_args(split("-d -d ls")).debug);
+    BOOST_TEST(run::parse_args(split("--debug ls")).debug);
+    for (const auto* line : {"-v", "-V", "--version"}) {
+        BOOST_TEST(run::parse_args(split(line)).version, line);
+    }
+    BOOST_TEST(run::parse_args(split("--help")).help);
+    for (const auto* line : {"-r", "--rcvbuf", "-t", "-r 1M", "--bogus ls", "-r 1M -x ls"}) {
+        BOOST_CHECK_EXCEPTION((void)run::parse_args(split(line)), error,
+                              [](const error& e) { return e.status() == exit_usage; });
+    }
 }
 
 BOOST_AUTO_TEST_CASE(preload_location) {

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# The smc-tools-style commands (utils/smc: smc_run, smcss, smcd) inside the VM, against smc,
+# The smc-tools-style commands (utils/smc: smc_run, smcss, smcd, smc_chk) inside the VM, against smc,
 # smc_diag and SMC-D over dibs (smc-env.sh); see smc-tools.sh.
 # Included from tests/smc/CMakeLists.txt.
 
@@ -8,7 +8,7 @@ if(TARGET smcd)
   function(dibs_smc_tools_test name mode)
     dibs_add_vm_test(NAME ${name} LABELS smc TIMEOUT 240
       COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/smc-tools.sh ${DIBS_KMOD_BUILD_DIR}
-              $<TARGET_FILE_DIR:smcd> ${mode})
+              $<TARGET_FILE_DIR:smcd> ${mode} $<TARGET_FILE:tcp_echo>)
     set_property(TEST ${name} APPEND PROPERTY REQUIRED_FILES
       ${DIBS_KMOD_BUILD_DIR}/smcd/dibs_smcd.ko)
   endfunction()

@@ -3,6 +3,7 @@
 // dibs-smc-bench - AF_SMC (SMC-D over dibs) against TCP: stream throughput, request/response
 // latency and connection rate. utils/bench/bench-smc runs it inside the VM for both families.
 // Prints one machine-readable line of key=value pairs per run.
+#include "cli.hpp"
 #include "smc_sock.hpp"
 
 #include <algorithm>
@@ -90,67 +91,60 @@ struct options {
     return v * mult;
 }
 
-[[nodiscard]] options parse_options(std::span<char*> args) {
+/// The command line (CLI11, as every tool of the tree); nullopt for --help.
+[[nodiscard]] std::optional<options> parse_options(std::span<const std::string_view> args) {
     options o;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string_view a = args[i];
-        const auto value = [&]() -> std::string_view {
-            if (i + 1 >= args.size()) {
-                throw usage_error(std::string(a) + " needs a value");
-            }
-            return args[++i];
-        };
-        if (a == "-h" || a == "--help") {
-            std::fputs(usage_text.data(), stdout);
-            std::exit(0);
-        } else if (a == "--family") {
-            const auto v = value();
-            if (v != "smc" && v != "tcp") {
-                throw usage_error("--family: smc or tcp");
-            }
-            o.fam = v == "smc" ? family::smc : family::tcp;
-        } else if (a == "--mode") {
-            const auto v = value();
-            if (v == "stream") {
-                o.m = mode::stream;
-            } else if (v == "rr") {
-                o.m = mode::rr;
-            } else if (v == "crr") {
-                o.m = mode::crr;
-            } else {
-                throw usage_error("--mode: stream, rr or crr");
-            }
-        } else if (a == "--duration") {
-            const auto v = parse_number(value(), a);
-            if (v == 0 || v > 3600) {
-                throw usage_error("--duration: 1 .. 3600 seconds");
-            }
-            o.duration = static_cast<double>(v);
-        } else if (a == "--size") {
-            o.size = parse_number(value(), a);
-        } else if (a == "--iters") {
-            o.iters = parse_number(value(), a);
-        } else if (a == "--warmup") {
-            o.warmup = parse_number(value(), a);
-        } else if (a == "--role") {
-            o.role = value();
-            if (o.role != "both" && o.role != "server" && o.role != "client") {
-                throw usage_error("--role: both, server or client");
-            }
-        } else if (a == "--addr") {
-            o.addr = value();
-        } else if (a == "--port") {
-            const auto v = parse_number(value(), a);
-            if (v > 65535) {
-                throw usage_error("--port: at most 65535");
-            }
-            o.port = static_cast<std::uint16_t>(v);
-        } else if (a == "--expect") {
-            o.expect = mode_expectation(value());
-        } else {
-            throw usage_error("unknown argument " + std::string(a) + " (try --help)");
-        }
+    bool help = false;
+    std::string fam = "smc";
+    std::string m;
+    std::string duration = "5";
+    std::string size = "1M";
+    std::string iters = "10000";
+    std::string warmup = "500";
+    std::string port = "0";
+    std::string expect = "any";
+    const auto app = dibs::tools::make_app("dibs-smc-bench");
+    app->add_flag("-h,--help", help);
+    app->add_option("--family", fam)->check(CLI::IsMember({"smc", "tcp"}));
+    app->add_option("--mode", m)->check(CLI::IsMember({"stream", "rr", "crr"}));
+    app->add_option("--duration", duration);
+    app->add_option("--size", size);
+    app->add_option("--iters", iters);
+    app->add_option("--warmup", warmup);
+    app->add_option("--role", o.role)->check(CLI::IsMember({"both", "server", "client"}));
+    app->add_option("--addr", o.addr);
+    app->add_option("--port", port);
+    app->add_option("--expect", expect);
+    try {
+        dibs::tools::parse(*app, args);
+    } catch (const dibs::tools::error& e) {
+        throw usage_error(std::string(e.what()) + " (try --help)");
     }
+    if (help) {
+        return std::nullopt;
+    }
+    o.fam = fam == "smc" ? family::smc : family::tcp;
+    if (m == "stream") {
+        o.m = mode::stream;
+    } else if (m == "rr") {
+        o.m = mode::rr;
+    } else if (m == "crr") {
+        o.m = mode::crr;
+    }
+    const auto secs = parse_number(duration, "--duration");
+    if (secs == 0 || secs > 3600) {
+        throw usage_error("--duration: 1 .. 3600 seconds");
+    }
+    o.duration = static_cast<double>(secs);
+    o.size = parse_number(size, "--size");
+    o.iters = parse_number(iters, "--iters");
+    o.warmup = parse_number(warmup, "--warmup");
+    const auto p = parse_number(port, "--port");
+    if (p > 65535) {
+        throw usage_error("--port: at most 65535");
+    }
+    o.port = static_cast<std::uint16_t>(p);
+    o.expect = mode_expectation(expect);
     if (!o.m) {
         throw usage_error("--mode is required (try --help)");
     }
@@ -371,8 +365,12 @@ std::string run_client(const options& o, std::uint16_t port) {
 int main(int argc, char* argv[]) {
     std::signal(SIGPIPE, SIG_IGN);
     try {
-        const std::span<char*> args(argv, static_cast<std::size_t>(argc));
-        const options o = parse_options(args.subspan(1));
+        const auto parsed = parse_options(dibs::tools::arguments(argc, argv));
+        if (!parsed) {
+            std::fputs(usage_text.data(), stdout);
+            return 0;
+        }
+        const options& o = *parsed;
         // a stuck run (a peer that never answers) ends here instead of hanging the VM
         alarm(static_cast<unsigned>(o.duration) + 300);
         if (o.role == "client") {

@@ -1,25 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "netlink.hpp"
 
-#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <exception>
 #include <utility>
 
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 namespace dibs::smc::nl {
 namespace {
 
-constexpr std::size_t align4(std::size_t n) noexcept {
-    return (n + 3U) & ~std::size_t{3};
+/// The request buffer: a generic netlink command or a diag request is far smaller.
+constexpr std::size_t request_size = 4096;
+
+const std::byte* bytes_of(const void* p) noexcept {
+    return static_cast<const std::byte*>(p);
 }
 
-template <typename T>
-T read_at(std::span<const std::byte> bytes, std::size_t offset) noexcept {
-    return read_struct<T>(bytes.subspan(offset));
+std::string malformed(std::string_view what, std::span<const std::byte> rest) {
+    if (rest.size() >= sizeof(std::uint32_t)) {
+        const auto len = read_struct<std::uint16_t>(rest);
+        const auto type = read_struct<std::uint16_t>(rest.subspan(2));
+        return "malformed netlink " + std::string{what} + " (type " + std::to_string(type) +
+               ", length " + std::to_string(len) + ", " + std::to_string(rest.size()) +
+               " bytes left)";
+    }
+    return "malformed netlink " + std::string{what} + ": " + std::to_string(rest.size()) +
+           " trailing bytes";
+}
+
+message to_message(const nlmsghdr* nlh) noexcept {
+    return {nlh->nlmsg_type, nlh->nlmsg_flags, nlh->nlmsg_seq, nlh->nlmsg_pid,
+            std::span{bytes_of(mnl_nlmsg_get_payload(nlh)),
+                      nlh->nlmsg_len - static_cast<std::size_t>(MNL_NLMSG_HDRLEN)}};
 }
 
 } // namespace
@@ -27,21 +43,25 @@ T read_at(std::span<const std::byte> bytes, std::size_t offset) noexcept {
 // ---- parsing -------------------------------------------------------------------------------
 
 attribute_set::attribute_set(std::span<const std::byte> data) {
-    std::size_t pos = 0;
-    while (data.size() - pos >= sizeof(nlattr)) {
-        const auto hdr = read_at<nlattr>(data, pos);
-        if (hdr.nla_len < sizeof(nlattr) || hdr.nla_len > data.size() - pos) {
-            throw error("malformed netlink attribute (type " + std::to_string(hdr.nla_type) +
-                        ", length " + std::to_string(hdr.nla_len) + ", " +
-                        std::to_string(data.size() - pos) + " bytes left)");
-        }
-        attrs_.push_back({static_cast<std::uint16_t>(hdr.nla_type & NLA_TYPE_MASK),
-                          data.subspan(pos + NLA_HDRLEN, hdr.nla_len - NLA_HDRLEN)});
-        pos = std::min(data.size(), pos + align4(hdr.nla_len));
+    struct state {
+        attribute_set* self;
+        const std::byte* base;
+        std::size_t consumed;
+    } st{this, data.data(), 0};
+    const auto collect = [](const nlattr* a, void* arg) -> int {
+        auto& s = *static_cast<state*>(arg);
+        s.self->attrs_.push_back({mnl_attr_get_type(a), std::span{bytes_of(mnl_attr_get_payload(a)),
+                                                                  mnl_attr_get_payload_len(a)}});
+        s.consumed = static_cast<std::size_t>(bytes_of(a) - s.base) + MNL_ALIGN(a->nla_len);
+        return MNL_CB_OK;
+    };
+    if (!data.empty()) {
+        (void)mnl_attr_parse_payload(data.data(), data.size(), collect, &st);
     }
-    if (pos != data.size()) {
-        throw error("malformed netlink attribute: " + std::to_string(data.size() - pos) +
-                    " trailing bytes");
+    // mnl_attr_ok() ends the walk at the first attribute that does not fit: all must.
+    st.consumed = std::min(st.consumed, data.size());
+    if (st.consumed != data.size()) {
+        throw error(malformed("attribute", data.subspan(st.consumed)));
     }
 }
 
@@ -95,21 +115,14 @@ std::optional<attribute_set> attribute_set::nested(std::uint16_t type) const {
 
 std::vector<message> split_messages(std::span<const std::byte> data) {
     std::vector<message> messages;
-    std::size_t pos = 0;
-    while (pos < data.size()) {
-        if (data.size() - pos < sizeof(nlmsghdr)) {
-            throw error("malformed netlink message: " + std::to_string(data.size() - pos) +
-                        " trailing bytes");
-        }
-        const auto hdr = read_at<nlmsghdr>(data, pos);
-        if (hdr.nlmsg_len < sizeof(nlmsghdr) || hdr.nlmsg_len > data.size() - pos) {
-            throw error("malformed netlink message (type " + std::to_string(hdr.nlmsg_type) +
-                        ", length " + std::to_string(hdr.nlmsg_len) + ", " +
-                        std::to_string(data.size() - pos) + " bytes left)");
-        }
-        messages.push_back({hdr.nlmsg_type, hdr.nlmsg_flags, hdr.nlmsg_seq, hdr.nlmsg_pid,
-                            data.subspan(pos + NLMSG_HDRLEN, hdr.nlmsg_len - NLMSG_HDRLEN)});
-        pos = std::min(data.size(), pos + NLMSG_ALIGN(hdr.nlmsg_len));
+    int left = static_cast<int>(data.size());
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
+    while (mnl_nlmsg_ok(nlh, left)) {
+        messages.push_back(to_message(nlh));
+        nlh = mnl_nlmsg_next(nlh, &left);
+    }
+    if (left > 0) {
+        throw error(malformed("message", data.last(static_cast<std::size_t>(left))));
     }
     return messages;
 }
@@ -127,7 +140,7 @@ nl_error_info parse_error(const message& msg) {
     // The TLVs follow the echoed request: only its header if the kernel capped it.
     std::size_t offset = sizeof(nlmsgerr);
     if ((msg.flags & NLM_F_CAPPED) == 0) {
-        offset += NLMSG_ALIGN(err.msg.nlmsg_len) - sizeof(nlmsghdr);
+        offset += MNL_ALIGN(err.msg.nlmsg_len) - sizeof(nlmsghdr);
     }
     if (offset < msg.payload.size()) {
         try {
@@ -142,24 +155,35 @@ nl_error_info parse_error(const message& msg) {
 
 // ---- building ------------------------------------------------------------------------------
 
-request::request(std::uint16_t type, std::uint16_t flags) : buf_(NLMSG_HDRLEN) {
-    nlmsghdr hdr{};
-    hdr.nlmsg_type = type;
-    hdr.nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST);
-    std::memcpy(buf_.data(), &hdr, sizeof(hdr));
+request::request(std::uint16_t type, std::uint16_t flags) : buf_(request_size) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf_.data());
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST);
+}
+
+nlmsghdr* request::header() const noexcept {
+    // buf_ is never resized: the header stays where mnl_nlmsg_put_header() put it.
+    return reinterpret_cast<nlmsghdr*>(const_cast<std::byte*>(buf_.data()));
+}
+
+void request::reserve(std::size_t bytes) const {
+    if (header()->nlmsg_len + MNL_ALIGN(bytes) > buf_.size()) {
+        throw error("netlink request of type " + std::to_string(type()) + " exceeds " +
+                    std::to_string(buf_.size()) + " bytes");
+    }
 }
 
 void request::append(std::span<const std::byte> bytes) {
-    buf_.insert(buf_.end(), bytes.begin(), bytes.end());
-    buf_.resize(align4(buf_.size()));
+    reserve(bytes.size());
+    void* extra = mnl_nlmsg_put_extra_header(header(), bytes.size());
+    std::memcpy(extra, bytes.data(), bytes.size());
 }
 
 void request::add_attribute(std::uint16_t type, std::span<const std::byte> payload) {
-    nlattr hdr{};
-    hdr.nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + payload.size());
-    hdr.nla_type = type;
-    append(std::as_bytes(std::span{&hdr, 1}));
-    append(payload);
+    if (!mnl_attr_put_check(header(), buf_.size(), type, payload.size(), payload.data())) {
+        throw error("netlink attribute " + std::to_string(type) + " of " +
+                    std::to_string(payload.size()) + " bytes does not fit the request");
+    }
 }
 
 void request::add_string(std::uint16_t type, std::string_view text) {
@@ -168,48 +192,88 @@ void request::add_string(std::uint16_t type, std::string_view text) {
     add_attribute(type, payload);
 }
 
-std::uint16_t request::type() const noexcept {
-    return read_struct<nlmsghdr>(buf_).nlmsg_type;
-}
-
-std::uint16_t request::flags() const noexcept {
-    return read_struct<nlmsghdr>(buf_).nlmsg_flags;
-}
-
-void request::set_flags(std::uint16_t flags) noexcept {
-    auto hdr = read_struct<nlmsghdr>(buf_);
-    hdr.nlmsg_flags = flags;
-    std::memcpy(buf_.data(), &hdr, sizeof(hdr));
-}
-
 std::span<const std::byte> request::finish(std::uint32_t seq) {
-    auto hdr = read_struct<nlmsghdr>(buf_);
-    hdr.nlmsg_len = static_cast<std::uint32_t>(buf_.size());
-    hdr.nlmsg_seq = seq;
-    std::memcpy(buf_.data(), &hdr, sizeof(hdr));
-    return buf_;
+    header()->nlmsg_seq = seq;
+    return std::span{buf_}.first(header()->nlmsg_len);
 }
 
 // ---- the socket ----------------------------------------------------------------------------
 
-socket::socket(int protocol, std::string what)
-    : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol))
+void mnl_socket_close_fn::operator()(mnl_socket* sock) const noexcept {
+    (void)mnl_socket_close(sock);
+}
+
+socket::socket(int bus, std::string what)
+    : sock_(mnl_socket_open2(bus, SOCK_CLOEXEC))
     , what_(std::move(what)) {
-    if (!fd_) {
+    if (!sock_) {
         const int e = errno;
         throw error(what_ + ": cannot open a netlink socket: " + tools::errno_text(e), what_, e);
     }
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0) {
+    if (mnl_socket_bind(sock_.get(), 0, MNL_SOCKET_AUTOPID) != 0) {
         const int e = errno;
         throw error(what_ + ": cannot bind the netlink socket: " + tools::errno_text(e), what_, e);
     }
     // Best effort: the kernel's error text (extended ACK), and no echoed request in errors.
-    const int on = 1;
-    (void)::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof(on));
-    (void)::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof(on));
+    int on = 1;
+    (void)mnl_socket_setsockopt(sock_.get(), NETLINK_EXT_ACK, &on, sizeof(on));
+    (void)mnl_socket_setsockopt(sock_.get(), NETLINK_CAP_ACK, &on, sizeof(on));
 }
+
+namespace {
+
+/// What the libmnl callbacks of one transact() share. They run inside C code: exceptions are
+/// caught there and rethrown after mnl_cb_run2() returns.
+struct run_state {
+    const message_handler* on_reply;
+    std::exception_ptr failure;
+    std::optional<nl_error_info> nl_error;
+    int done_error = 0;
+};
+
+int on_data(const nlmsghdr* nlh, void* arg) {
+    auto& st = *static_cast<run_state*>(arg);
+    try {
+        if (*st.on_reply) {
+            (*st.on_reply)(to_message(nlh));
+        }
+        return MNL_CB_OK;
+    } catch (...) {
+        st.failure = std::current_exception();
+        return MNL_CB_ERROR;
+    }
+}
+
+int on_error(const nlmsghdr* nlh, void* arg) {
+    auto& st = *static_cast<run_state*>(arg);
+    try {
+        auto info = parse_error(to_message(nlh));
+        if (info.error == 0) {
+            return MNL_CB_STOP; // ACK
+        }
+        st.nl_error = std::move(info);
+    } catch (...) {
+        st.failure = std::current_exception();
+    }
+    return MNL_CB_ERROR;
+}
+
+int on_done(const nlmsghdr* nlh, void* arg) {
+    auto& st = *static_cast<run_state*>(arg);
+    const auto msg = to_message(nlh);
+    const int rc = msg.payload.size() >= sizeof(int) ? read_struct<int>(msg.payload) : 0;
+    if (rc < 0) {
+        st.done_error = -rc;
+        return MNL_CB_ERROR;
+    }
+    return MNL_CB_STOP;
+}
+
+int on_noop(const nlmsghdr* /*nlh*/, void* /*arg*/) {
+    return MNL_CB_OK;
+}
+
+} // namespace
 
 void socket::transact(request& req, std::string_view context, const message_handler& on_reply) {
     const bool dump = (req.flags() & NLM_F_DUMP) == NLM_F_DUMP;
@@ -220,28 +284,31 @@ void socket::transact(request& req, std::string_view context, const message_hand
     const auto bytes = req.finish(seq);
     const std::string ctx{context};
 
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
     ssize_t sent = 0;
     do {
-        sent = ::sendto(fd_.get(), bytes.data(), bytes.size(), 0,
-                        reinterpret_cast<const sockaddr*>(&kernel), sizeof(kernel));
+        sent = mnl_socket_sendto(sock_.get(), bytes.data(), bytes.size());
     } while (sent < 0 && errno == EINTR);
     if (sent < 0) {
         const int e = errno;
         throw error(ctx + ": cannot send to " + what_ + ": " + tools::errno_text(e), what_, e);
     }
 
+    std::array<mnl_cb_t, NLMSG_MIN_TYPE> control{};
+    control[NLMSG_NOOP] = on_noop;
+    control[NLMSG_ERROR] = on_error;
+    control[NLMSG_DONE] = on_done;
+    const unsigned portid = mnl_socket_get_portid(sock_.get());
+    const int fd = mnl_socket_get_fd(sock_.get());
     for (;;) {
         // Peek at the datagram's size first: a dump part can exceed any fixed buffer.
         ssize_t len = 0;
         do {
-            len = ::recv(fd_.get(), nullptr, 0, MSG_PEEK | MSG_TRUNC);
+            len = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
         } while (len < 0 && errno == EINTR);
         if (len >= 0) {
             buf_.resize(std::max<std::size_t>(static_cast<std::size_t>(len), 4096));
             do {
-                len = ::recv(fd_.get(), buf_.data(), buf_.size(), 0);
+                len = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
             } while (len < 0 && errno == EINTR);
         }
         if (len < 0) {
@@ -252,33 +319,29 @@ void socket::transact(request& req, std::string_view context, const message_hand
         if (len == 0) {
             throw error(ctx + ": " + what_ + " closed the connection", what_);
         }
-        for (const auto& msg :
-             split_messages(std::span{buf_}.first(static_cast<std::size_t>(len)))) {
-            if (msg.seq != seq) {
-                continue; // a stale reply of an earlier request
+        run_state st{&on_reply, {}, {}, 0};
+        const int rc = mnl_cb_run2(buf_.data(), static_cast<std::size_t>(len), seq, portid, on_data,
+                                   &st, control.data(), control.size());
+        const int e = errno;
+        if (st.failure) {
+            std::rethrow_exception(st.failure);
+        }
+        if (st.nl_error) {
+            std::string text = ctx + ": " + tools::errno_text(st.nl_error->error);
+            if (!st.nl_error->ext_message.empty()) {
+                text += ": " + st.nl_error->ext_message;
             }
-            if (msg.type == NLMSG_ERROR) {
-                const auto err = parse_error(msg);
-                if (err.error == 0) {
-                    return; // ACK
-                }
-                std::string text = ctx + ": " + tools::errno_text(err.error);
-                if (!err.ext_message.empty()) {
-                    text += ": " + err.ext_message;
-                }
-                throw error(text, what_, err.error);
-            }
-            if (msg.type == NLMSG_DONE) {
-                const int rc =
-                    msg.payload.size() >= sizeof(int) ? read_struct<int>(msg.payload) : 0;
-                if (rc < 0) {
-                    throw error(ctx + ": " + tools::errno_text(-rc), what_, -rc);
-                }
-                return;
-            }
-            if (on_reply) {
-                on_reply(msg);
-            }
+            throw error(text, what_, st.nl_error->error);
+        }
+        if (st.done_error != 0) {
+            throw error(ctx + ": " + tools::errno_text(st.done_error), what_, st.done_error);
+        }
+        if (rc == MNL_CB_ERROR) {
+            // libmnl's own checks: sequence (EPROTO), port id (ESRCH), interrupted dump (EINTR)
+            throw error(ctx + ": bad reply from " + what_ + ": " + tools::errno_text(e), what_, e);
+        }
+        if (rc == MNL_CB_STOP) {
+            return;
         }
     }
 }

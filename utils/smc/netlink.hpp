@@ -1,28 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// A small netlink client: an RAII socket that sends one request and collects the replies (a
-// dump up to NLMSG_DONE, or a command up to its ACK), message and attribute parsing over
-// std::span, and generic netlink families resolved by name.
+// Netlink for the SMC tools over libmnl (as iproute2 does): an RAII owner of struct mnl_socket
+// that sends one request and collects the replies (a dump up to NLMSG_DONE, or a command up to
+// its ACK), attributes parsed with libmnl's validation into std::span views, requests built with
+// mnl_nlmsg_put_header()/mnl_attr_put(), and generic netlink families resolved by name.
 //
-// Every buffer is parsed with memcpy, never by casting pointers, so any byte buffer (also a
-// hand-built one in a unit test) can be parsed; malformed input throws error.
+// Buffers handed to the parsers must be 4-byte aligned (libmnl reads the headers in place); any
+// std::vector<std::byte> is. Malformed input throws error.
 #ifndef DIBS_SMC_NETLINK_HPP
 #define DIBS_SMC_NETLINK_HPP
 
 #include "error.hpp"
-#include "fd.hpp"
-#include "sysfs.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include <libmnl/libmnl.h>
 
 namespace dibs::smc::nl {
 
@@ -40,7 +43,7 @@ struct attribute {
 class attribute_set {
 public:
     attribute_set() = default;
-    /// Throws error if an attribute header is short or overruns data.
+    /// Throws error if an attribute header is short, overruns data, or bytes are left over.
     explicit attribute_set(std::span<const std::byte> data);
 
     [[nodiscard]] std::span<const attribute> all() const noexcept { return attrs_; }
@@ -68,7 +71,8 @@ struct message {
     std::span<const std::byte> payload;
 };
 
-/// The messages in one received buffer; throws error if a header is short or overruns data.
+/// The messages in one received buffer (mnl_nlmsg_ok/mnl_nlmsg_next); throws error if a header
+/// is short or overruns data.
 [[nodiscard]] std::vector<message> split_messages(std::span<const std::byte> data);
 
 /// A trivially copyable T from the start of bytes; missing trailing bytes read as zero (older
@@ -91,34 +95,44 @@ struct nl_error_info {
 
 // ---- building ------------------------------------------------------------------------------
 
-/// A request message under construction: nlmsghdr, a fixed header (e.g. genlmsghdr or
-/// smc_diag_req), then attributes.
+/// A request message under construction in its own buffer: nlmsghdr, a fixed header (e.g.
+/// genlmsghdr or smc_diag_req), then attributes. A request that outgrows the buffer throws.
 class request {
 public:
     request(std::uint16_t type, std::uint16_t flags);
 
-    /// Appends raw bytes, padded to 4 bytes (the fixed header).
-    void append(std::span<const std::byte> bytes);
+    /// Appends the fixed header (mnl_nlmsg_put_extra_header), padded to 4 bytes.
     template <typename T>
     void append_struct(const T& value) {
         static_assert(std::is_trivially_copyable_v<T>);
         append(std::as_bytes(std::span{&value, 1}));
     }
+    void append(std::span<const std::byte> bytes);
     void add_attribute(std::uint16_t type, std::span<const std::byte> payload);
     /// A string attribute with its terminating NUL.
     void add_string(std::uint16_t type, std::string_view text);
 
-    [[nodiscard]] std::uint16_t type() const noexcept;
-    [[nodiscard]] std::uint16_t flags() const noexcept;
-    void set_flags(std::uint16_t flags) noexcept;
-    /// Sets nlmsg_len and nlmsg_seq; the bytes to send.
+    [[nodiscard]] std::uint16_t type() const noexcept { return header()->nlmsg_type; }
+    [[nodiscard]] std::uint16_t flags() const noexcept { return header()->nlmsg_flags; }
+    void set_flags(std::uint16_t flags) noexcept { header()->nlmsg_flags = flags; }
+    /// Sets nlmsg_seq; the bytes to send.
     [[nodiscard]] std::span<const std::byte> finish(std::uint32_t seq);
 
 private:
+    [[nodiscard]] nlmsghdr* header() const noexcept;
+    void reserve(std::size_t bytes) const;
+
     std::vector<std::byte> buf_;
 };
 
 // ---- the socket ----------------------------------------------------------------------------
+
+/// Closes a libmnl socket.
+struct mnl_socket_close_fn {
+    void operator()(mnl_socket* sock) const noexcept;
+};
+/// The owner of a struct mnl_socket.
+using mnl_socket_ptr = std::unique_ptr<mnl_socket, mnl_socket_close_fn>;
 
 /// Called for every reply of a request except the control messages (ACK, DONE, errors).
 using message_handler = std::function<void(const message&)>;
@@ -127,15 +141,15 @@ using message_handler = std::function<void(const message&)>;
 class socket {
 public:
     /// what names the interface in errors, e.g. "sock_diag".
-    socket(int protocol, std::string what);
+    socket(int bus, std::string what);
 
-    /// Sends req and passes each reply to on_reply. A dump (NLM_F_DUMP) ends with NLMSG_DONE;
-    /// any other request gets NLM_F_ACK and ends with its ACK. A netlink error throws error
-    /// "<context>: <strerror> (errno N)[: <kernel message>]" with errnum() set.
+    /// Sends req and passes each reply to on_reply (mnl_cb_run2). A dump (NLM_F_DUMP) ends with
+    /// NLMSG_DONE; any other request gets NLM_F_ACK and ends with its ACK. A netlink error throws
+    /// error "<context>: <strerror> (errno N)[: <kernel message>]" with errnum() set.
     void transact(request& req, std::string_view context, const message_handler& on_reply = {});
 
 private:
-    tools::unique_fd fd_;
+    mnl_socket_ptr sock_;
     std::string what_;
     std::uint32_t seq_ = 0;
     std::vector<std::byte> buf_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "smc_common.hpp"
 
-#include "dibsctl.hpp"
+#include "error.hpp"
 
 #include <algorithm>
 #include <array>
@@ -93,6 +93,19 @@ std::string smc_state_name(std::uint8_t state) {
     }
 }
 
+std::string peer_os_name(unsigned os) {
+    switch (os) {
+    case 1:
+        return "ZOS";
+    case 2:
+        return "LINUX";
+    case 3:
+        return "AIX";
+    default:
+        return "Unknown (" + hex0x(os, 1) + ")";
+    }
+}
+
 std::span<const fallback_reason> fallback_reasons() noexcept {
     return reasons;
 }
@@ -132,6 +145,9 @@ std::string normalize_ueid(std::string_view name) {
     }
     if (eid.front() == '.' || eid.front() == '-') {
         throw invalid("must start with a letter or digit");
+    }
+    if (eid.find("..") != std::string::npos) {
+        throw invalid("consecutive dots");
     }
     eid.resize(eid_length, ' ');
     return eid;

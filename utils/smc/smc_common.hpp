@@ -5,6 +5,8 @@
 #ifndef DIBS_SMC_SMC_COMMON_HPP
 #define DIBS_SMC_SMC_COMMON_HPP
 
+#include "error.hpp"
+
 #include <array>
 #include <cstdint>
 #include <iosfwd>
@@ -15,6 +17,12 @@
 #include <vector>
 
 namespace dibs::smc {
+
+using tools::error;
+using tools::exit_failure;
+using tools::exit_ok;
+using tools::exit_usage;
+using tools::report_errors;
 
 inline constexpr int af_smc = 43;       ///< AF_SMC / PF_SMC
 inline constexpr int smcproto_smc = 0;  ///< SMCPROTO_SMC: AF_SMC over IPv4
@@ -32,6 +40,20 @@ inline constexpr std::uint8_t smc_state_listen = 10;
 
 /// "ACTIVE", "LISTEN", "PEERCLOSEWAIT1", ...; an unknown state as "0x1f?".
 [[nodiscard]] std::string smc_state_name(std::uint8_t state);
+
+// ---- SMC-D devices -------------------------------------------------------------------------
+
+/// The PCI ids the smc netlink device dump reports of an SMC-D device's parent
+/// (SMC_NLA_DEV_PCI_VENDOR / _DEVICE): IBM's ISM, and the pci_dev-shaped parent dibs_smcd gives
+/// every dibs device (smcd/dibs_smcd.c: DIBS_SMCD_PCI_*, keep in sync).
+inline constexpr std::uint16_t pci_vendor_ibm = 0x1014;
+inline constexpr std::uint16_t pci_device_ism = 0x04ed;
+inline constexpr std::uint16_t pci_vendor_dibs = 0xffff;
+inline constexpr std::uint16_t pci_device_dibs = 0xd1b5;          ///< reaches its fabric
+inline constexpr std::uint16_t pci_device_dibs_loopback = 0xd1b0; ///< reaches only itself
+
+/// SMC_NLA_LGR_V2_OS: "ZOS", "LINUX", "AIX", else "Unknown (0x..)", as smc-tools names them.
+[[nodiscard]] std::string peer_os_name(unsigned os);
 
 // ---- fallback reasons (SMC_CLC_DECL_*, net/smc/smc_clc.h) ------------------------------------
 
@@ -54,7 +76,7 @@ inline constexpr std::size_t eid_length = 32; ///< SMC_MAX_EID_LEN
 
 /// The kernel's form of a user EID: name in uppercase, padded with blanks to 32 characters.
 /// Throws error::usage unless name has 1..32 characters A-Z, a-z, 0-9, '.' and '-', the first
-/// a letter or digit (the rules of smc_clc_ueid_valid()).
+/// a letter or digit, and no ".." (the rules of smc_clc_ueid_valid() and smc-tools).
 [[nodiscard]] std::string normalize_ueid(std::string_view name);
 /// The SMC_NLA_EID_TABLE_ENTRY payload: the 32 characters of normalize_ueid() and a NUL.
 [[nodiscard]] std::array<char, eid_length + 1> ueid_attribute(std::string_view name);

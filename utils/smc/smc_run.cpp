@@ -2,7 +2,7 @@
 #include "smc_run.hpp"
 
 #include "cli.hpp"
-#include "dibsctl.hpp"
+#include "smc_common.hpp"
 
 #include <array>
 #include <cerrno>
@@ -12,6 +12,7 @@
 #include <limits>
 #include <ostream>
 #include <system_error>
+#include <tuple>
 
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ constexpr std::string_view help = R"help(NAME
 SYNOPSIS
     smc_run [-d] [-r SIZE] [-t SIZE] [--] COMMAND [ARG...]
     smc_run -h|--help
-    smc_run -V|--version
+    smc_run -v|--version
 
 DESCRIPTION
     smc_run runs COMMAND with the preload library libsmc-preload.so, which
@@ -61,7 +62,7 @@ OPTIONS
                       (RMB/DMB) size from it.
     -t, --sndbuf SIZE Set SO_SNDBUF likewise (net.core.wmem_max).
     -h, --help        Show this help.
-    -V, --version     Show the version.
+    -v, --version     Show the version (also -V).
 
 ENVIRONMENT
     SMC_RUN_PRELOAD   Path of libsmc-preload.so to use.
@@ -86,7 +87,7 @@ EXAMPLES
         Ask for 1 MiB buffers.
 
 SEE ALSO
-    smcss(8), smcd(8), ld.so(8)
+    smcss(8), smcd(8), smc_chk(8), ld.so(8)
 )help";
 
 bool is_separator(char c) noexcept {
@@ -127,27 +128,36 @@ std::optional<std::uint32_t> parse_size(std::string_view text) noexcept {
 }
 
 settings parse_args(std::span<const std::string_view> args) {
-    constexpr std::array defs{
-        option_def{'d', "debug"}, option_def{'r', "rcvbuf", true}, option_def{'t', "sndbuf", true},
-        option_def{'h', "help"},  option_def{'V', "version"},
-    };
-    const auto opts = parse_options("", args, defs, true);
     settings s;
-    s.help = opts.has("help");
-    s.version = opts.has("version");
-    s.debug = opts.has("debug");
-    for (const auto* name : {"rcvbuf", "sndbuf"}) {
-        if (const auto value = opts.get(name)) {
-            const auto size = parse_size(*value);
-            if (!size) {
+    std::optional<std::string> rcvbuf;
+    std::optional<std::string> sndbuf;
+    const auto app = tools::make_app("smc_run");
+    app->prefix_command(); // the options end at COMMAND
+    app->add_flag("-h,--help", s.help);
+    app->add_flag("-v,-V,--version", s.version);
+    app->add_flag("-d,--debug", s.debug);
+    app->add_option("-r,--rcvbuf", rcvbuf);
+    app->add_option("-t,--sndbuf", sndbuf);
+    tools::parse(*app, args);
+    for (const auto& [name, text, size] :
+         {std::tuple{"rcvbuf", &rcvbuf, &s.rcvbuf}, std::tuple{"sndbuf", &sndbuf, &s.sndbuf}}) {
+        if (*text) {
+            *size = parse_size(**text);
+            if (!*size) {
                 throw error::usage(std::string{"--"} + name + ": invalid size " +
-                                   tools::quote(*value) +
+                                   tools::quote(**text) +
                                    " (bytes, or with K or M; at most 2147483647)");
             }
-            (std::string_view{name} == "rcvbuf" ? s.rcvbuf : s.sndbuf) = size;
         }
     }
-    s.command = opts.operands;
+    // The command is what CLI11 left; args keeps the strings it refers to.
+    std::size_t first = args.size() - app->remaining().size();
+    if (first < args.size() && args[first] == "--") {
+        ++first;
+    } else if (first < args.size() && args[first].starts_with("-")) {
+        throw error::usage("unknown option " + tools::quote(args[first]));
+    }
+    s.command.assign(args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
     if (s.command.empty() && !s.help && !s.version) {
         throw error::usage("missing COMMAND");
     }

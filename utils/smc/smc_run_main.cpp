@@ -8,8 +8,9 @@
 
 int main(int argc, char* argv[]) {
     using namespace dibs::smc;
+    using dibs::tools::exit_failure;
     try {
-        return run::run(arguments(argc, argv), std::cout, std::cerr);
+        return run::run(dibs::tools::arguments(argc, argv), std::cout, std::cerr);
     } catch (const std::exception& e) {
         std::cerr << "smc_run: " << e.what() << '\n';
         return exit_failure;

@@ -7,12 +7,11 @@
 #define DIBS_SMC_SMCD_HPP
 
 #include "netlink.hpp"
-#include "error.hpp"
-#include "fd.hpp"
 #include "sysfs.hpp"
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <iosfwd>
 #include <optional>
 #include <span>
@@ -32,6 +31,12 @@ struct sys_info {
     bool smcr_v2 = false;
     std::string local_host;
     std::string seid; ///< only while ISM v2 capable
+};
+
+/// SMC_NETLINK_DUMP_SEID
+struct seid_info {
+    std::string seid;
+    bool enabled = false;
 };
 
 /// SMC_NETLINK_GET_DEV_SMCD: one SMC-D device.
@@ -137,18 +142,46 @@ struct fallback_stats {
 [[nodiscard]] std::optional<stats> parse_stats(const nl::attribute_set& reply);
 /// Adds one fallback reply to fb.
 void add_fallback_reply(const nl::attribute_set& reply, fallback_stats& fb);
+[[nodiscard]] std::optional<seid_info> parse_seid(const nl::attribute_set& reply);
 /// The user EID of a SMC_NETLINK_DUMP_UEID reply, without padding.
 [[nodiscard]] std::optional<std::string> parse_ueid(const nl::attribute_set& reply);
 
+// ---- statistics since "smcd stats reset" -----------------------------------------------------
+
+/// What "smcd stats" shows: the counters and the fallbacks.
+struct stats_snapshot {
+    stats counters;
+    fallback_stats fallbacks;
+};
+
+/// The snapshot as JSON (the "stats json" output and the reset file).
+[[nodiscard]] std::string to_json(const stats_snapshot& snap);
+/// A snapshot from to_json(); throws error if text is not one.
+[[nodiscard]] stats_snapshot from_json(std::string_view text);
+/// now minus base, counter by counter (as smc-tools shows statistics since its last reset);
+/// nullopt if a counter of base is above now's (the smc module was reloaded since).
+[[nodiscard]] std::optional<stats_snapshot> since(const stats_snapshot& now,
+                                                  const stats_snapshot& base);
+
 // ---- formatting ----------------------------------------------------------------------------
 
-void print_sys_info(std::ostream& out, const sys_info& info);
-/// The device table; the dibs columns come from sysfs (the device named by pci_id), "-" where
-/// there is no such dibs device.
+/// The kernel's capabilities as smc-tools' "smcd info" prints them; ism_devices and
+/// roce_devices are the numbers of SMC-D and SMC-R devices.
+void print_sys_info(std::ostream& out, const sys_info& info, std::size_t ism_devices,
+                    std::size_t roce_devices);
+/// The type column of "smcd device": "ISM", "DIBS", "DIBS-LO" or the PCI device id in hex.
+[[nodiscard]] std::string device_type(std::uint16_t vendor, std::uint16_t device_id);
+/// The device table: smc-tools' columns (FID, Type, PCI-ID, PCHID, InUse, #LGs, PNET-ID), then
+/// the dibs attributes from sysfs (the dibs device named by the PCI id), "-" where there is no
+/// such dibs device.
 void print_devices(std::ostream& out, std::span<const device> devices,
                    const tools::sysfs_layout& sysfs);
-void print_linkgroups(std::ostream& out, std::span<const linkgroup> groups);
-void print_stats(std::ostream& out, const stats& st, const fallback_stats& fb);
+/// smc-tools' columns (LG-ID, VLAN, #Conns, PNET-ID), then GIDs, CHID and the v2 information;
+/// details: one block of "Key      : value" lines per link group, as smc-tools' -d.
+void print_linkgroups(std::ostream& out, std::span<const linkgroup> groups, bool details = false);
+/// smc-tools' layout of "smcd stats" (details: "smcd -d stats"), fallback reasons decoded.
+void print_stats(std::ostream& out, const stats_snapshot& snap, bool details = false);
+void print_seid(std::ostream& out, const std::optional<seid_info>& seid);
 
 // ---- commands ------------------------------------------------------------------------------
 
@@ -160,7 +193,28 @@ struct context {
     std::ostream& out;
     std::ostream& err;
     tools::sysfs_layout sysfs;
+    /// Where "stats reset" keeps the counters it reset to.
+    std::filesystem::path stats_file;
 };
+
+/// The environment variable that names the stats reset file.
+inline constexpr std::string_view stats_file_env = "SMCD_STATS_FILE";
+/// The default stats reset file of user uid: /tmp/.dibs-smcd-stats.u<uid>.
+[[nodiscard]] std::filesystem::path default_stats_file(unsigned uid);
+
+/// A command line of smcd, before any kernel access.
+struct command_line {
+    bool help = false;              ///< -h, --help, help, OBJECT help
+    bool version = false;           ///< -v, -V, --version
+    std::string object;             ///< the object's full name: "device", "linkgroup", "info", ...
+    int details = 0;                ///< -d, --details (-dd: 2)
+    bool absolute = false;          ///< -a, --absolute
+    std::vector<std::string> words; ///< after the object: "show", "all", "add NAME", ...
+};
+
+/// Parses the options (smc-tools' spellings: -d, -det, --details, -ad, ...) and finds the object
+/// by its abbreviation, in smc-tools' order. Throws error::usage for an unknown option or object.
+[[nodiscard]] command_line parse_command_line(std::span<const std::string_view> args);
 
 /// Runs one command line (without argv[0]); reports errors as "smcd: <message>" on ctx.err and
 /// returns the exit status.

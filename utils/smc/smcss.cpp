@@ -2,7 +2,6 @@
 #include "smcss.hpp"
 
 #include "cli.hpp"
-#include "dibsctl.hpp"
 #include "netlink.hpp"
 #include "smc_common.hpp"
 
@@ -26,16 +25,16 @@
 namespace dibs::smc::smcss {
 namespace {
 
-constexpr std::string_view help = R"help(NAME
+constexpr std::string_view help_page = R"help(NAME
     smcss - list SMC sockets
 
 SYNOPSIS
-    smcss [-a|--all] [-e|--extended] [-W|--wide]
+    smcss [-a|--all] [-d|--debug] [-W|--wide]
     smcss -l|--listening [-W|--wide]
-    smcss -D|--smcd [-a] [-e] [-W]
-    smcss -R|--smcr [-a] [-e] [-W]
+    smcss -D|--smcd [-a] [-d] [-W]
+    smcss -R|--smcr [-a] [-d] [-W]
     smcss -h|--help
-    smcss -V|--version
+    smcss -v|--version
 
 DESCRIPTION
     smcss lists the AF_SMC sockets of the current network namespace, like smcss
@@ -47,11 +46,12 @@ DESCRIPTION
                    APPCLOSEWAIT1/2, APPFINCLOSEWAIT, PEERFINCLOSEWAIT,
                    PEERABORTWAIT, PROCESSABORT.
     UID, Inode     Owner and inode of the socket.
-    Local Address  Address:port of the socket's TCP connection (IPv6 in
-    Peer Address   brackets). smc_diag does not say whether a socket is IPv4
-                   or IPv6: an all-zero address shows as 0.0.0.0.
-                   A listening socket shows the local address only, an INIT
-                   socket no address.
+    Local Address  Address:port of the socket's TCP connection, e.g.
+    Peer Address   127.0.0.1:5000 or ::1:5000. smc_diag does not say whether
+                   a socket is IPv4 or IPv6: an all-zero address shows as
+                   0.0.0.0. A listening socket shows the local address only,
+                   an INIT socket no address, a CLOSED one no mode. Longer
+                   addresses than 23 characters are cut ("..") unless -W.
     Intf           The bound interface index (hex), 0000 if none.
     Mode           SMCD (SMC-D, e.g. over a dibs device), SMCR (SMC-R), or
                    "TCP 0xRRRRRRRR" for a socket that fell back to TCP, with
@@ -63,29 +63,32 @@ DESCRIPTION
                    during handshake; peer: no SMC device found)" on its
                    server.
 
-    -e adds the connection details of SMC sockets: Shutd (shutdown: R
+    -d adds the connection details of SMC sockets: Shutd (shutdown: R
     receive, W send), Token, Sndbuf, Rcvbuf (RMBE), Peerbuf (peer's RMBE),
     in hex, and the cursors (wrap:count) and flags of the CDC protocol.
     -D adds: GID and Token (local SMC-D GID, DMB token), Peer-GID,
-    Peer-Token, Linkid (link group id), RMBE (own DMB element size, bytes),
-    Peer-RMBE (peer's).
-    -R adds: Role, IB-Device, Port, Linkid, GID, Peer-GID.
+    Peer-Token, Linkid (link group id), and at the end of the line the
+    dibs-rdma extras RMBE (own DMB element size, bytes) and Peer-RMBE
+    (peer's). The columns up to Linkid are those of smc-tools' smcss.
+    -R adds: Role, IB-device, Port, Linkid, GID, Peer-GID.
 
 OPTIONS
+    The options of smcss of IBM's smc-tools; short ones can be bundled (-aD).
     -a, --all        Also list listening and INIT sockets.
     -l, --listening  List only listening sockets.
-    -e, --extended   Show connection details.
+    -d, --debug      Show connection details (also -e, --extended).
     -D, --smcd       List only SMC-D sockets, with SMC-D details.
     -R, --smcr       List only SMC-R sockets, with SMC-R details.
     -W, --wide       Do not cut long addresses (otherwise 23 characters).
     -h, --help       Show this help.
-    -V, --version    Show the version.
+    -v, --version    Show the version (also -V).
 
 EXIT STATUS
     0   Success.
     1   Operational error: the smc or smc_diag module is missing, a netlink
         error.
-    2   Usage error: unknown option, unsupported combination.
+    2   Usage error: unknown option, an argument, an unsupported
+        combination (-D with -R; -l with -a, -d, -D or -R).
 
 EXAMPLES
     smcss
@@ -98,7 +101,7 @@ EXAMPLES
         SMC-D sockets with GIDs, DMB tokens and sizes.
 
 SEE ALSO
-    smcd(8), smc_run(8), ss(8)
+    smcd(8), smc_run(8), smc_chk(8), ss(8)
 )help";
 
 constexpr std::size_t addr_width = 23;
@@ -134,38 +137,58 @@ std::string fallback_description(const smc_diag_fallback& fb) {
     return text;
 }
 
-int dispatch(std::span<const std::string_view> args, context& ctx) {
-    constexpr std::array defs{
-        option_def{'a', "all"},  option_def{'l', "listening"}, option_def{'e', "extended"},
-        option_def{'D', "smcd"}, option_def{'R', "smcr"},      option_def{'W', "wide"},
-        option_def{'h', "help"}, option_def{'V', "version"},
-    };
-    const auto parsed = parse_options("", args, defs);
-    if (parsed.has("help")) {
-        ctx.out << help;
-        return exit_ok;
+} // namespace
+
+command_line parse_args(std::span<const std::string_view> args) {
+    command_line cl;
+    options& opts = cl.opts;
+    bool& help = cl.help;
+    bool& version = cl.version;
+    const auto app = tools::make_app("smcss");
+    app->add_flag("-h,--help", help);
+    app->add_flag("-v,-V,--version", version);
+    app->add_flag("-a,--all", opts.all);
+    app->add_flag("-l,--listening", opts.listening);
+    app->add_flag("-d,--debug,-e,--extended", opts.extended);
+    app->add_flag("-D,--smcd", opts.smcd);
+    app->add_flag("-R,--smcr", opts.smcr);
+    app->add_flag("-W,--wide", opts.wide);
+    tools::parse(*app, args);
+    if (help || version) {
+        return cl;
     }
-    if (parsed.has("version")) {
-        ctx.out << "smcss (dibs-rdma) " << SMC_TOOLS_VERSION << '\n';
-        return exit_ok;
-    }
-    if (!parsed.operands.empty()) {
-        throw error::usage("unexpected argument " + tools::quote(parsed.operands.front()));
-    }
-    options opts;
-    opts.all = parsed.has("all");
-    opts.listening = parsed.has("listening");
-    opts.extended = parsed.has("extended");
-    opts.smcd = parsed.has("smcd");
-    opts.smcr = parsed.has("smcr");
-    opts.wide = parsed.has("wide");
+    // smc-tools' rules and messages
     if (opts.smcd && opts.smcr) {
         throw error::usage("--smcd together with --smcr is not supported");
     }
-    if (opts.listening && (opts.all || opts.extended || opts.smcd || opts.smcr)) {
-        throw error::usage("--listening goes only with --wide");
+    const std::array<std::pair<bool, std::string_view>, 4> not_with_listening{{
+        {opts.extended, "--debug"},
+        {opts.all, "--all"},
+        {opts.smcr, "--smcr"},
+        {opts.smcd, "--smcd"},
+    }};
+    for (const auto& [given, name] : not_with_listening) {
+        if (opts.listening && given) {
+            throw error::usage("--listening together with " + std::string{name} +
+                               " is not supported");
+        }
     }
+    return cl;
+}
 
+namespace {
+
+int dispatch(std::span<const std::string_view> args, context& ctx) {
+    const auto cl = parse_args(args);
+    const options& opts = cl.opts;
+    if (cl.help) {
+        ctx.out << help_text();
+        return exit_ok;
+    }
+    if (cl.version) {
+        ctx.out << "smcss (dibs-rdma) " << SMC_TOOLS_VERSION << '\n';
+        return exit_ok;
+    }
     const auto sockets = list_sockets(diag_ext(opts));
     print_header(ctx.out, opts);
     for (const auto& s : sockets) {
@@ -202,6 +225,15 @@ std::vector<socket_info> list_sockets(std::uint8_t ext) {
         throw;
     }
     return sockets;
+}
+
+std::optional<socket_info> find_socket(std::uint64_t inode, std::uint8_t ext) {
+    for (auto& s : list_sockets(ext)) {
+        if (s.inode == inode) {
+            return std::move(s);
+        }
+    }
+    return std::nullopt;
 }
 
 socket_info parse_socket(std::span<const std::byte> payload) {
@@ -243,16 +275,14 @@ std::string format_address(bool ipv6, std::span<const std::uint8_t, 16> addr, st
                   static_cast<socklen_t>(buf.size())) == nullptr) {
         return "?";
     }
+    // As smc-tools: "ADDR:PORT", a long ADDR cut to "ADD..:PORT" of addr_width characters.
     std::string host{buf.data()};
-    if (ipv6) {
-        host = "[" + host + "]";
-    }
-    const std::string port_text = ":" + std::to_string(port);
-    if (!wide && host.size() + port_text.size() > addr_width) {
-        host.resize(addr_width - port_text.size() - 2);
+    const std::string port_text = std::to_string(port);
+    if (!wide && host.size() + 1 + port_text.size() > addr_width) {
+        host.resize(addr_width - 1 - port_text.size() - 2);
         host += "..";
     }
-    return host + port_text;
+    return host + ":" + port_text;
 }
 
 std::string mode_text(const socket_info& sock) {
@@ -302,6 +332,7 @@ std::uint8_t diag_ext(const options& opts) noexcept {
 }
 
 void print_header(std::ostream& out, const options& opts) {
+    // smc-tools' headers; the dibs extras of -D (RMBE, Peer-RMBE) at the end
     std::string line = "State          UID   Inode   Local Address           Peer Address      "
                        "      Intf Mode";
     if (opts.extended) {
@@ -309,7 +340,7 @@ void print_header(std::ostream& out, const options& opts) {
                 "txprod-Cursor txcons-Cursor txFlags txprep-Cursor txsent-Cursor txfin-Cursor";
     }
     if (opts.smcr) {
-        line += " Role IB-Device        Port Linkid GID                                      "
+        line += " Role IB-device       Port Linkid GID                                      "
                 "Peer-GID";
     }
     if (opts.smcd) {
@@ -336,37 +367,45 @@ void print_socket(std::ostream& out, const socket_info& s, const options& opts) 
         return finish();
     }
     line += ' ' + padded(format_address(s.ipv6, s.dst, s.dport, opts.wide), addr_width);
-    line += ' ' + hex(s.ifindex, 4) + ' ' + padded(mode_text(s), 4);
+    line += ' ' + hex(s.ifindex, 4);
+    if (s.state == smc_state_closed) {
+        return finish();
+    }
+    line += ' ' + padded(mode_text(s), 4) + ' ';
     if (s.mode == SMC_DIAG_MODE_FALLBACK_TCP) {
-        line += " (" + fallback_description(s.fallback.value_or(smc_diag_fallback{})) + ")";
+        // the decoded reason is a dibs-rdma extra at the end of the line
+        line += "(" + fallback_description(s.fallback.value_or(smc_diag_fallback{})) + ")";
         return finish();
     }
     if (opts.extended) {
-        const unsigned shut = s.shutdown.value_or(0);
-        line += std::string{" "} + ((shut & 1U) != 0 ? 'R' : '<') + '-' +
-                ((shut & 2U) != 0 ? 'W' : '>') + "  ";
+        if (s.shutdown) {
+            const unsigned shut = *s.shutdown;
+            line += std::string{" "} + ((shut & 1U) != 0 ? 'R' : '<') + '-' +
+                    ((shut & 2U) != 0 ? 'W' : '>') + "  ";
+        }
         if (s.conn) {
             const auto& c = *s.conn;
-            line += ' ' + hex(c.token, 8) + ' ' + hex(c.sndbuf_size, 8) + ' ' +
-                    hex(c.rmbe_size, 8) + ' ' + hex(c.peer_rmbe_size, 8) + ' ' + cursor(c.rx_prod) +
-                    ' ' + cursor(c.rx_cons) + ' ' +
-                    padded(hex(c.rx_prod_flags, 2) + ":" + hex(c.rx_conn_state_flags, 2), 7) + ' ' +
+            const auto flags = [](unsigned prod, unsigned conn_state) {
+                return hex(prod, 2) + ":" + hex(conn_state, 2) + "   ";
+            };
+            line += hex(c.token, 8) + ' ' + hex(c.sndbuf_size, 8) + ' ' + hex(c.rmbe_size, 8) +
+                    ' ' + hex(c.peer_rmbe_size, 8) + ' ' + cursor(c.rx_prod) + ' ' +
+                    cursor(c.rx_cons) + ' ' + flags(c.rx_prod_flags, c.rx_conn_state_flags) +
                     cursor(c.tx_prod) + ' ' + cursor(c.tx_cons) + ' ' +
-                    padded(hex(c.tx_prod_flags, 2) + ":" + hex(c.tx_conn_state_flags, 2), 7) + ' ' +
-                    cursor(c.tx_prep) + ' ' + cursor(c.tx_sent) + ' ' + cursor(c.tx_fin);
+                    flags(c.tx_prod_flags, c.tx_conn_state_flags) + cursor(c.tx_prep) + ' ' +
+                    cursor(c.tx_sent) + ' ' + cursor(c.tx_fin) + ' ';
         }
     }
     if (opts.smcr && s.lgr) {
         const auto& l = *s.lgr;
         const auto& link = l.lnk[0];
-        line += ' ' + padded(l.role != 0 ? "SERV" : "CLNT", 4) + ' ' +
-                padded(c_string(link.ibname), 16) + ' ' + padded(hex(link.ibport, 2), 4) + ' ' +
-                padded(hex(link.link_id, 2), 6) + ' ' + padded(c_string(link.gid), 40) + ' ' +
-                c_string(link.peer_gid);
+        line += padded(l.role != 0 ? "SERV" : "CLNT", 4) + ' ' + padded(c_string(link.ibname), 15) +
+                ' ' + padded(hex(link.ibport, 2), 4) + ' ' + padded(hex(link.link_id, 2), 6) + ' ' +
+                padded(c_string(link.gid), 40) + ' ' + c_string(link.peer_gid);
     }
     if (opts.smcd && s.dmb) {
         const auto& d = *s.dmb;
-        line += ' ' + hex(d.my_gid, 16) + ' ' + hex(d.token, 16) + ' ' + hex(d.peer_gid, 16) + ' ' +
+        line += hex(d.my_gid, 16) + ' ' + hex(d.token, 16) + ' ' + hex(d.peer_gid, 16) + ' ' +
                 hex(d.peer_token, 16) + ' ' + hex(d.linkid, 8) + ' ' +
                 padded(s.conn ? std::to_string(s.conn->rmbe_size) : "-", 8) + ' ' +
                 (s.conn ? std::to_string(s.conn->peer_rmbe_size) : "-");
@@ -379,7 +418,7 @@ int run(std::span<const std::string_view> args, context& ctx) {
 }
 
 std::string_view help_text() noexcept {
-    return help;
+    return help_page;
 }
 
 } // namespace dibs::smc::smcss

@@ -47,8 +47,11 @@ struct socket_info {
 /// in ext (diag_ext); throws error (naming smc_diag) if the dump fails.
 [[nodiscard]] std::vector<socket_info> list_sockets(std::uint8_t ext);
 
-/// "127.0.0.1:12345" or "[::1]:12345". Without wide an address:port longer than 23 characters
-/// is cut and marked "..".
+/// The socket of that inode (fstat() of an AF_SMC socket), from list_sockets(ext).
+[[nodiscard]] std::optional<socket_info> find_socket(std::uint64_t inode, std::uint8_t ext);
+
+/// "127.0.0.1:12345" or "::1:12345", as smc-tools prints them. Without wide an address:port longer
+/// than 23 characters is cut and marked "..".
 [[nodiscard]] std::string format_address(bool ipv6, std::span<const std::uint8_t, 16> addr,
                                          std::uint16_t port, bool wide);
 /// "SMCD", "SMCR", "TCP 0x03030000" or, with the peer's diagnosis, "TCP 0x05000000/0x03030000".
@@ -57,11 +60,20 @@ struct socket_info {
 struct options {
     bool all = false;       ///< -a: also listening and INIT sockets
     bool listening = false; ///< -l: only listening sockets
-    bool extended = false;  ///< -e: connection details (SMC_DIAG_CONNINFO)
+    bool extended = false;  ///< -d (-e): connection details (SMC_DIAG_CONNINFO)
     bool smcd = false;      ///< -D: only SMC-D sockets, with SMC-D details
     bool smcr = false;      ///< -R: only SMC-R sockets, with SMC-R details
     bool wide = false;      ///< -W: do not cut addresses
 };
+
+struct command_line {
+    bool help = false;    ///< -h, --help
+    bool version = false; ///< -v, -V, --version
+    options opts;
+};
+/// Parses smcss's options (those of smc-tools' smcss, plus -e and -V); throws error::usage for
+/// an unknown option, an argument, or a combination smc-tools refuses.
+[[nodiscard]] command_line parse_args(std::span<const std::string_view> args);
 
 /// Whether sock is listed with opts (smcss's rules).
 [[nodiscard]] bool selected(const socket_info& sock, const options& opts) noexcept;

@@ -9,10 +9,11 @@
 
 int main(int argc, char* argv[]) {
     using namespace dibs::smc;
+    using dibs::tools::exit_failure;
     try {
         smcss::context ctx(std::cout, std::cerr);
 
-        const auto args = arguments(argc, argv);
+        const auto args = dibs::tools::arguments(argc, argv);
         const int status = smcss::run(args, ctx);
         std::cout.flush();
         if (!std::cout) {

@@ -2,14 +2,13 @@
 //
 // smc_sock.hpp - what the SMC-D socket test (tests/smc/smc-sock-test) and the benchmark
 // (utils/bench/dibs-smc-bench) share: AF_SMC or TCP sockets over IPv4 with poll() deadlines,
-// the SMC mode of a connection (from smcss's smc_diag dump), and a 64-bit stream hash.
-// Header-only; users link smc_tools.
+// the SMC mode of a connection (smcss::find_socket(), the smc_diag dump of the tools), and a
+// 64-bit stream hash. Header-only; users link smc_test_support.
 #pragma once
 
-#include "smcss.hpp"
 #include "error.hpp"
 #include "fd.hpp"
-#include "sysfs.hpp"
+#include "smcss.hpp"
 
 #include <algorithm>
 #include <array>
@@ -344,7 +343,7 @@ using smc_mode = smc::smcss::socket_info;
 // "SMCD", "TCP 0x03030000", ... as smcss prints it.
 using smc::smcss::mode_text;
 
-// inode -> mode of every AF_SMC socket now.
+// inode -> mode of every AF_SMC socket now (one dump for many connections).
 [[nodiscard]] inline std::unordered_map<std::uint64_t, smc_mode> smc_diag_dump() {
     std::vector<smc_mode> sockets;
     try {
@@ -370,12 +369,11 @@ using smc::smcss::mode_text;
 
 // The mode of one AF_SMC socket; nullopt if smc_diag does not list it.
 [[nodiscard]] inline std::optional<smc_mode> query_mode(int fd) {
-    const auto table = smc_diag_dump();
-    const auto it = table.find(socket_inode(fd));
-    if (it == table.end()) {
-        return std::nullopt;
+    try {
+        return smc::smcss::find_socket(socket_inode(fd), 1U << (SMC_DIAG_CONNINFO - 1));
+    } catch (const tools::error& e) {
+        throw sys_error(e.what(), e.errnum());
     }
-    return it->second;
 }
 
 // --expect: "smcd", "fallback", "fallback=0xREASON" or "any".

@@ -12,7 +12,6 @@
 #include "cli.hpp"
 #include "error.hpp"
 #include "fd.hpp"
-#include "sysfs.hpp"
 
 #include <algorithm>
 #include <array>
@@ -24,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -109,16 +109,17 @@ void read_all(int fd, std::span<std::byte> data) {
 }
 
 int server(std::span<const std::string_view> args) {
-    constexpr std::array defs{dibs::smc::option_def{'b', "bind", true},
-                              dibs::smc::option_def{'c', "count", true}};
-    const auto opts = dibs::smc::parse_options("server", args, defs);
-    if (opts.operands.size() != 1) {
-        throw error::usage("server: need PORT");
-    }
+    std::string bind_addr = "127.0.0.1";
+    std::string port_text;
+    std::string count_text = "1";
+    const auto app = dibs::tools::make_app("tcp_echo server");
+    app->add_option("-b,--bind", bind_addr);
+    app->add_option("-c,--count", count_text);
+    app->add_option("PORT", port_text)->required();
+    dibs::tools::parse(*app, args, "server");
     socklen_t len = 0;
-    const auto addr = resolve(std::string{opts.get("bind").value_or("127.0.0.1")},
-                              std::string{opts.operands[0]}, len);
-    const auto count = number(opts.get("count").value_or("1"), "count");
+    const auto addr = resolve(bind_addr, port_text, len);
+    const auto count = number(count_text, "count");
 
     const unique_fd lfd = tcp_socket(addr);
     const int on = 1;
@@ -166,15 +167,19 @@ int server(std::span<const std::string_view> args) {
 }
 
 int client(std::span<const std::string_view> args) {
-    constexpr std::array defs{dibs::smc::option_def{'n', "bytes", true},
-                              dibs::smc::option_def{'w', "wait-for", true}};
-    const auto opts = dibs::smc::parse_options("client", args, defs);
-    if (opts.operands.size() != 2) {
-        throw error::usage("client: need ADDR PORT");
-    }
+    std::string bytes_text = "65536";
+    std::optional<std::string> wait_for;
+    std::string host;
+    std::string port_text;
+    const auto app = dibs::tools::make_app("tcp_echo client");
+    app->add_option("-n,--bytes", bytes_text);
+    app->add_option("-w,--wait-for", wait_for);
+    app->add_option("ADDR", host)->required();
+    app->add_option("PORT", port_text)->required();
+    dibs::tools::parse(*app, args, "client");
     socklen_t len = 0;
-    const auto addr = resolve(std::string{opts.operands[0]}, std::string{opts.operands[1]}, len);
-    const auto bytes = number(opts.get("bytes").value_or("65536"), "byte count");
+    const auto addr = resolve(host, port_text, len);
+    const auto bytes = number(bytes_text, "byte count");
 
     const unique_fd fd = tcp_socket(addr);
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
@@ -196,12 +201,12 @@ int client(std::span<const std::string_view> args) {
         sent += n;
     }
     std::cout << "echoed " << bytes << " bytes" << std::endl;
-    if (const auto file = opts.get("wait-for")) {
+    if (const auto& file = wait_for) {
         using namespace std::chrono_literals;
         const auto deadline = std::chrono::steady_clock::now() + 120s;
         while (!std::filesystem::exists(std::filesystem::path{*file})) {
             if (std::chrono::steady_clock::now() > deadline) {
-                throw error("timeout waiting for " + std::string{*file});
+                throw error("timeout waiting for " + *file);
             }
             std::this_thread::sleep_for(20ms);
         }
@@ -213,7 +218,7 @@ int client(std::span<const std::string_view> args) {
 
 int main(int argc, char* argv[]) {
     try {
-        const auto args = dibs::smc::arguments(argc, argv);
+        const auto args = dibs::tools::arguments(argc, argv);
         const std::span all{args};
         if (!args.empty() && args[0] == "server") {
             return server(all.subspan(1));
@@ -225,6 +230,9 @@ int main(int argc, char* argv[]) {
         return 2;
     } catch (const error& e) {
         std::cerr << "tcp_echo: " << e.what() << '\n';
+        if (e.status() == dibs::tools::exit_usage) {
+            std::cerr << usage_text;
+        }
         return e.status();
     } catch (const std::exception& e) {
         std::cerr << "tcp_echo: " << e.what() << '\n';
