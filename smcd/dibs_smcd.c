@@ -28,8 +28,15 @@
  * Parent device: the smc netlink device dump reads the SMC-D device's
  * parent as a struct pci_dev (vendor, device, name). Each SMC-D device
  * therefore hangs below a pci_dev-shaped device that is not on the PCI bus,
- * named like the dibs device, so the dump reports vendor 0, device 0 and
- * the dibs device's name as PCI id.
+ * named like the dibs device, so the dump reports the dibs device's name as
+ * PCI id, and the PCI ids below as vendor and device. No PCI device can
+ * have vendor 0xffff (a config read of an absent device returns it), so
+ * these ids never collide with hardware: the device id tells a dibs device
+ * on a fabric (DIBS) from a loopback device that reaches only itself
+ * (DIBS-LO, fabric DIBS_LOOPBACK_FABRIC, as upstream's
+ * smc_ism_is_loopback() decides it). smcd (utils/smc) shows them as the
+ * types "DIBS" and "DIBS-LO", where smc-tools shows IBM's ISM (1014:04ed)
+ * as "ISM"; keep utils/smc/smc_common.hpp in sync.
  */
 #define pr_fmt(fmt) "dibs_smcd: " fmt
 
@@ -45,6 +52,11 @@
 
 MODULE_DESCRIPTION("SMC-D over dibs devices");
 MODULE_LICENSE("GPL");
+
+/* PCI ids of the pci_dev-shaped parent (see the file comment) */
+#define DIBS_SMCD_PCI_VENDOR		0xffff
+#define DIBS_SMCD_PCI_DEVICE		0xd1b5
+#define DIBS_SMCD_PCI_DEVICE_LO		0xd1b0
 
 /* an EID is 32 characters (net/smc/smc_clc.h, not exported) */
 #define DIBS_SMCD_EID_LEN	32
@@ -291,6 +303,9 @@ static void dibs_smcd_add_dev(struct dibs_dev *dibs)
 	sd->dibs = dibs;
 	sd->gid = dibs_smcd_gid(&dibs->gid);
 	INIT_LIST_HEAD(&sd->list);
+	sd->parent.vendor = DIBS_SMCD_PCI_VENDOR;
+	sd->parent.device = dibs_get_fabric_id(dibs) == DIBS_LOOPBACK_FABRIC ?
+			    DIBS_SMCD_PCI_DEVICE_LO : DIBS_SMCD_PCI_DEVICE;
 	device_initialize(&sd->parent.dev);
 	sd->parent.dev.parent = &dibs->dev;
 	sd->parent.dev.release = dibs_smcd_parent_release;
