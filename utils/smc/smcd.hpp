@@ -185,13 +185,9 @@ void print_seid(std::ostream& out, const std::optional<seid_info>& seid);
 
 // ---- commands ------------------------------------------------------------------------------
 
-struct context {
-    context(std::ostream& out_stream, std::ostream& err_stream)
-        : out(out_stream)
-        , err(err_stream) {}
+struct context : tools::tool_streams {
+    using tool_streams::tool_streams;
 
-    std::ostream& out;
-    std::ostream& err;
     tools::sysfs_layout sysfs;
     /// Where "stats reset" keeps the counters it reset to.
     std::filesystem::path stats_file;

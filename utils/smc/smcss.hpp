@@ -6,6 +6,8 @@
 #ifndef DIBS_SMC_SMCSS_HPP
 #define DIBS_SMC_SMCSS_HPP
 
+#include "error.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -83,13 +85,8 @@ struct command_line {
 void print_header(std::ostream& out, const options& opts);
 void print_socket(std::ostream& out, const socket_info& sock, const options& opts);
 
-struct context {
-    context(std::ostream& out_stream, std::ostream& err_stream)
-        : out(out_stream)
-        , err(err_stream) {}
-
-    std::ostream& out;
-    std::ostream& err;
+struct context : tools::tool_streams {
+    using tool_streams::tool_streams;
 };
 
 /// Runs one command line (without argv[0]); reports errors as "smcss: <message>" on ctx.err and
