@@ -2,30 +2,47 @@
 #
 # Tests that run inside the QEMU test VM (utils/vm/vm-run).
 #
-#   dibs_add_vm_test(NAME <ctest name> [MODULES <mod>...] [TIMEOUT <s>] [LABELS <l>...]
-#                    [WILL_FAIL] COMMAND <cmd> [<arg>...])
+#   dibs_add_vm_test(NAME vm.<component>.<case> [MODULES <mod>...] [REQUIRES <mod>...]
+#                    [TIMEOUT <s>] [LABELS <l>...] [WILL_FAIL] [STOCK_ONLY | DEBUG_ONLY]
+#                    [KMEMLEAK] [FAULTS]
+#                    COMMAND <cmd> [<arg>...])
 #
 # registers a CTest test running
 #   utils/vm/vm-run --timeout <s> -m <mod.ko>... -- <cmd> <arg>...
 # in ${CMAKE_BINARY_DIR} (the guest sees the build tree at the same path). A module
 # name <mod> is the .ko path in DIBS_KMOD_<mod> (cmake/KernelModules.cmake), insmod'ed
-# in the order given; unknown names are a configure error. TIMEOUT (default 300 s) is
-# the VM's; CTest's is 60 s more. Labels: "vm" plus LABELS. VM tests are RUN_SERIAL
-# (a TCG VM wants both cores) and list the .ko files as REQUIRED_FILES, so a test whose
-# modules were not built (they are built by `all`) is reported "Not Run", not failed.
-# COMMAND may use generator expressions such as $<TARGET_FILE:tgt>.
+# in the order given; REQUIRES names modules the command loads itself. Unknown names
+# are a configure error. TIMEOUT (default 300 s) is the VM's; CTest's is 60 s more.
+# Labels: "vm" plus LABELS. VM tests are RUN_SERIAL (a TCG VM wants both cores) and
+# list the .ko files as REQUIRED_FILES, so a test whose modules were not built (they
+# are built by `all`) is reported "Not Run", not failed. COMMAND may use generator
+# expressions such as $<TARGET_FILE:tgt>.
+#
+# The debug lane: with DIBS_DEBUG_LANE (cmake/KernelModules.cmake) the same test is
+# registered again as vm-debug.<component>.<case> (labels "vm" and "debug"), booting
+# the debug kernel (vm-run --kernel debug) with the modules built against it: every
+# ${DIBS_KMOD_BUILD_DIR} in MODULES, REQUIRES and COMMAND becomes
+# ${DIBS_KMOD_DEBUG_DIR}, and TIMEOUT is tripled. KMEMLEAK (for tests that unload
+# their modules) adds vm-run --kmemleak there. STOCK_ONLY: no debug variant (the
+# runner's own tests); DEBUG_ONLY: only the debug variant (fault injection). FAULTS: the
+# command injects allocation failures (vm-run --faults).
 
 # The runner, for tests that call it themselves (e.g. tests/runner/CMakeLists.txt).
 set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-run)
 cmake_path(NORMAL_PATH DIBS_VM_RUN)
 
 function(dibs_add_vm_test)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL" "NAME;TIMEOUT" "MODULES;LABELS;COMMAND")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL;STOCK_ONLY;DEBUG_ONLY;KMEMLEAK;FAULTS"
+    "NAME;TIMEOUT"
+    "MODULES;REQUIRES;LABELS;COMMAND")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "dibs_add_vm_test: unexpected arguments: ${arg_UNPARSED_ARGUMENTS}")
   endif()
   if(NOT DEFINED arg_NAME OR NOT DEFINED arg_COMMAND)
     message(FATAL_ERROR "dibs_add_vm_test: NAME and COMMAND are required")
+  endif()
+  if(NOT arg_NAME MATCHES "^vm\\.")
+    message(FATAL_ERROR "dibs_add_vm_test(${arg_NAME}): VM test names start with 'vm.'")
   endif()
   if(NOT DEFINED arg_TIMEOUT)
     set(arg_TIMEOUT 300)
@@ -36,30 +53,60 @@ function(dibs_add_vm_test)
 
   set(mod_args "")
   set(kos "")
-  foreach(mod IN LISTS arg_MODULES)
+  foreach(mod IN LISTS arg_MODULES arg_REQUIRES)
     if(NOT DEFINED DIBS_KMOD_${mod})
       message(FATAL_ERROR "dibs_add_vm_test(${arg_NAME}): unknown kernel module '${mod}' "
         "(no DIBS_KMOD_${mod}; modules are declared with dibs_add_kmod_dir)")
     endif()
-    list(APPEND mod_args -m ${DIBS_KMOD_${mod}})
     list(APPEND kos ${DIBS_KMOD_${mod}})
   endforeach()
+  foreach(mod IN LISTS arg_MODULES)
+    list(APPEND mod_args -m ${DIBS_KMOD_${mod}})
+  endforeach()
 
-  set(vm_run ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../utils/vm/vm-run)
-  cmake_path(NORMAL_PATH vm_run)
-  add_test(NAME ${arg_NAME}
-    COMMAND ${vm_run} --timeout ${arg_TIMEOUT} ${mod_args} -- ${arg_COMMAND}
-    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  math(EXPR ctest_timeout "${arg_TIMEOUT} + 60")
-  set(labels vm ${arg_LABELS})
-  set_tests_properties(${arg_NAME} PROPERTIES
-    LABELS "${labels}"
-    TIMEOUT ${ctest_timeout}
-    RUN_SERIAL TRUE)
-  if(kos)
-    set_tests_properties(${arg_NAME} PROPERTIES REQUIRED_FILES "${kos}")
+  set(lanes "")
+  if(NOT arg_DEBUG_ONLY)
+    list(APPEND lanes stock)
   endif()
-  if(arg_WILL_FAIL)
-    set_tests_properties(${arg_NAME} PROPERTIES WILL_FAIL TRUE)
+  if(DIBS_DEBUG_LANE AND NOT arg_STOCK_ONLY)
+    list(APPEND lanes debug)
   endif()
+  foreach(lane IN LISTS lanes)
+    set(name ${arg_NAME})
+    set(timeout ${arg_TIMEOUT})
+    set(run_args --timeout ${timeout})
+    set(labels vm ${arg_LABELS})
+    set(lane_kos ${kos})
+    set(lane_mods ${mod_args})
+    set(command ${arg_COMMAND})
+    if(lane STREQUAL debug)
+      string(REGEX REPLACE "^vm\\." "vm-debug." name ${arg_NAME})
+      math(EXPR timeout "${arg_TIMEOUT} * 3")
+      set(run_args --kernel debug --timeout ${timeout})
+      if(arg_KMEMLEAK)
+        list(APPEND run_args --kmemleak)
+      endif()
+      if(arg_FAULTS)
+        list(APPEND run_args --faults)
+      endif()
+      list(APPEND labels debug)
+      foreach(v lane_kos lane_mods command)
+        list(TRANSFORM ${v} REPLACE "${DIBS_KMOD_BUILD_DIR}" "${DIBS_KMOD_DEBUG_DIR}")
+      endforeach()
+    endif()
+    add_test(NAME ${name}
+      COMMAND ${DIBS_VM_RUN} ${run_args} ${lane_mods} -- ${command}
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    math(EXPR ctest_timeout "${timeout} + 60")
+    set_tests_properties(${name} PROPERTIES
+      LABELS "${labels}"
+      TIMEOUT ${ctest_timeout}
+      RUN_SERIAL TRUE)
+    if(lane_kos)
+      set_tests_properties(${name} PROPERTIES REQUIRED_FILES "${lane_kos}")
+    endif()
+    if(arg_WILL_FAIL)
+      set_tests_properties(${name} PROPERTIES WILL_FAIL TRUE)
+    endif()
+  endforeach()
 endfunction()

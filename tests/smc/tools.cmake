@@ -6,11 +6,9 @@
 if(TARGET smcd)
   # dibs_smc_tools_test(<name> <mode>): "Not Run" until dibs_smcd.ko is built.
   function(dibs_smc_tools_test name mode)
-    dibs_add_vm_test(NAME ${name} LABELS smc TIMEOUT 240
+    dibs_add_vm_test(NAME ${name} LABELS smc TIMEOUT 240 REQUIRES dibs_smcd
       COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/smc-tools.sh ${DIBS_KMOD_BUILD_DIR}
               $<TARGET_FILE_DIR:smcd> ${mode} $<TARGET_FILE:tcp_echo>)
-    set_property(TEST ${name} APPEND PROPERTY REQUIRED_FILES
-      ${DIBS_KMOD_BUILD_DIR}/smcd/dibs_smcd.ko)
   endfunction()
 
   dibs_smc_tools_test(vm.smc.tools smcd)
