@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -27,6 +30,17 @@ void write_number(int fd, unsigned value, const char* what) {
     const std::string text = std::to_string(value);
     if (::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
         throw tools::error::system("fault injection", "write", what, errno);
+    }
+}
+
+/// FAULT_TRACE=1: one line per call on stderr (what failed, how it ended, how long it took).
+void trace(const operation& op, const char* mode, unsigned n, int err, bool injected,
+           std::chrono::steady_clock::duration took) {
+    static const bool on = std::getenv("FAULT_TRACE") != nullptr; // NOLINT(*-mt-unsafe)
+    if (on) {
+        std::cerr << op.name << ": " << mode << ' ' << n << (injected ? " injected" : "") << ": "
+                  << (err == 0 ? std::string("ok") : errno_name(err)) << " in "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
     }
 }
 
@@ -72,9 +86,14 @@ sweep_result sweep(const operation& op, const errno_set& also_allowed, unsigned 
     fail_nth nth;
     sweep_result r;
     for (unsigned n = 1; n <= max_calls; ++n) {
+        if (op.prepare) {
+            op.prepare();
+        }
+        const auto start = std::chrono::steady_clock::now();
         nth.arm(n);
         const int err = op.run();
         const bool injected = nth.disarm();
+        trace(op, "sweep", n, err, injected, std::chrono::steady_clock::now() - start);
         ++r.calls;
         r.injected += injected ? 1 : 0;
         r.failed += err != 0 ? 1 : 0;
@@ -97,9 +116,14 @@ sweep_result random_failures(const operation& op, unsigned rounds, const errno_s
     make_it_fail fail;
     sweep_result r;
     for (unsigned i = 0; i < rounds; ++i) {
+        if (op.prepare) {
+            op.prepare();
+        }
+        const auto start = std::chrono::steady_clock::now();
         fail.set(true);
         const int err = op.run();
         fail.set(false);
+        trace(op, "random", i, err, err != 0, std::chrono::steady_clock::now() - start);
         ++r.calls;
         r.failed += err != 0 ? 1 : 0;
         // Whether a failure was injected is not known here: any error must be an allocation's.
@@ -108,31 +132,12 @@ sweep_result random_failures(const operation& op, unsigned rounds, const errno_s
             op.undo();
         }
     }
-    r.injected = r.failed;
     return r;
 }
 
 std::string errno_name(int err) {
-    switch (err) {
-    case ENOMEM:
-        return "ENOMEM";
-    case EINVAL:
-        return "EINVAL";
-    case ENOSPC:
-        return "ENOSPC";
-    case EEXIST:
-        return "EEXIST";
-    case ENODEV:
-        return "ENODEV";
-    case EFAULT:
-        return "EFAULT";
-    case EAGAIN:
-        return "EAGAIN";
-    case EIO:
-        return "EIO";
-    default:
-        return "errno " + std::to_string(err);
-    }
+    const char* name = ::strerrorname_np(err);
+    return name != nullptr ? name : "errno " + std::to_string(err);
 }
 
 } // namespace dibs::faults

@@ -46,15 +46,18 @@ private:
 /// What a sweep did.
 struct sweep_result {
     unsigned calls = 0;    ///< times the operation ran
-    unsigned injected = 0; ///< of those, with an injected failure
+    unsigned injected = 0; ///< of those, with an injected failure (sweeps only)
     unsigned failed = 0;   ///< of those, the operation reported an error
 };
 
 /// One operation: returns 0 on success or a positive errno. undo() reverts a success.
+/// prepare(), if set, runs before each run() with nothing armed: what the operation needs but
+/// is not under test (a socket to connect), so that failures land in the part that is.
 struct operation {
     std::string name;
     std::function<int()> run;
     std::function<void()> undo;
+    std::function<void()> prepare = {};
 };
 
 /// Errnos an operation may report for a failed allocation besides ENOMEM (documented at the
@@ -74,7 +77,7 @@ using errno_set = std::vector<int>;
 [[nodiscard]] sweep_result random_failures(const operation& op, unsigned rounds,
                                            const errno_set& also_allowed = {});
 
-/// "ENOMEM" for ENOMEM, ...
+/// "ENOMEM" for ENOMEM, ... (strerrorname_np), "errno N" for an unknown one.
 [[nodiscard]] std::string errno_name(int err);
 
 } // namespace dibs::faults
