@@ -34,57 +34,6 @@ export K SMCD
 LOG=/tmp/smc-case
 mkdir -p "$LOG"
 
-fail() {
-	echo "FAIL: smc.$CASE: $*"
-	exit 1
-}
-
-# run WANT LIMIT ARGS...: smc-sock-test ARGS must exit WANT within LIMIT seconds
-run() {
-	want=$1 limit=$2
-	shift 2
-	echo "+ smc-sock-test $*"
-	start=$(date +%s)
-	timeout "$limit" "$T" "$@"
-	rc=$?
-	echo "  exit $rc after $(($(date +%s) - start)) s"
-	[ "$rc" -ne 124 ] || fail "smc-sock-test $*: still running after $limit s"
-	[ "$rc" -eq "$want" ] || fail "smc-sock-test $*: exit $rc, expected $want"
-}
-
-# wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		[ "$i" -lt $(($3 * 10)) ] || return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-# finish PID LIMIT: wait for a background smc-sock-test; prints and returns its status,
-# or 124 if it is still running after LIMIT seconds (then it is killed)
-finish() {
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ "$i" -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -9 "$1"
-		wait "$1"
-		return 124
-	fi
-	wait "$1"
-}
-
-show() { # show FILE...: the logs of background runs
-	for f in "$@"; do
-		echo "--- $f"
-		cat "$f"
-	done
-}
-
 # stream_kill VICTIM: a receiver (server) and a sender (client) process stream until VICTIM
 # (receiver or sender) is killed with SIGKILL; the survivor must end with a connection error
 # (exit 3) within 30 s, naming the broken connection.

@@ -8,6 +8,10 @@
 #                         # and the user EID that SMC-D v2 needs on x86
 #   smc_env_up nodev      # the same without any dibs device (dibs_loopback nr_devs=0)
 #   smc_env_up noueid     # no user EID (SMC-D v2 cannot be negotiated)
+#   smc_env_up ivshmem    # the cross-VM device (dibs_ivshmem) instead of loopback devices
+#
+# and the helpers of the SMC cases (T: smc-sock-test, CASE: the case's name): fail, run,
+# wait_for, finish, show.
 #
 # Everything is loaded with insmod from $K, so a test runs against the build tree.
 # Exits the shell with a message when a step fails.
@@ -24,19 +28,77 @@ smc_env_up() {
 	: "${SMCD:?smc-env: set SMCD to the smcd tool}"
 	nr=1
 	ueid=1
+	dev=loopback
 	for opt in "$@"; do
 		case $opt in
 		nodev) nr=0 ;;
 		noueid) ueid=0 ;;
+		ivshmem) dev=ivshmem ;;
 		*) smc_env_die "unknown option $opt" ;;
 		esac
 	done
 	modprobe smc || smc_env_die "cannot load smc"
 	modprobe smc_diag || smc_env_die "cannot load smc_diag"
 	insmod "$K/dibs/dibs.ko" || smc_env_die "cannot load dibs.ko"
-	insmod "$K/dibs/dibs_loopback.ko" nr_devs=$nr || smc_env_die "cannot load dibs_loopback.ko"
+	if [ "$dev" = ivshmem ]; then
+		insmod "$K/dibs/dibs_ivshmem.ko" || smc_env_die "cannot load dibs_ivshmem.ko"
+		[ -e /sys/class/dibs/dibs_iv0 ] || smc_env_die "no dibs_iv0 (no ivshmem-doorbell device?)"
+	else
+		insmod "$K/dibs/dibs_loopback.ko" nr_devs=$nr || smc_env_die "cannot load dibs_loopback.ko"
+	fi
 	insmod "$K/smcd/dibs_smcd.ko" || smc_env_die "cannot load dibs_smcd.ko"
 	if [ "$ueid" = 1 ]; then
 		"$SMCD" ueid add "$SMC_ENV_UEID" || smc_env_die "cannot add user EID $SMC_ENV_UEID"
 	fi
+}
+
+fail() {
+	echo "FAIL: smc.$CASE: $*"
+	exit 1
+}
+
+# run WANT LIMIT ARGS...: smc-sock-test ARGS must exit WANT within LIMIT seconds
+run() {
+	want=$1 limit=$2
+	shift 2
+	echo "+ smc-sock-test $*"
+	start=$(date +%s)
+	timeout "$limit" "$T" "$@"
+	rc=$?
+	echo "  exit $rc after $(($(date +%s) - start)) s"
+	[ "$rc" -ne 124 ] || fail "smc-sock-test $*: still running after $limit s"
+	[ "$rc" -eq "$want" ] || fail "smc-sock-test $*: exit $rc, expected $want"
+}
+
+# wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		[ "$i" -lt $(($3 * 10)) ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# finish PID LIMIT: wait for a background smc-sock-test; prints and returns its status,
+# or 124 if it is still running after LIMIT seconds (then it is killed)
+finish() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ "$i" -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -9 "$1"
+		wait "$1"
+		return 124
+	fi
+	wait "$1"
+}
+
+show() { # show FILE...: the logs of background runs
+	for f in "$@"; do
+		echo "--- $f"
+		cat "$f"
+	done
 }

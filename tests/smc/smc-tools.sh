@@ -48,23 +48,13 @@ nodev) smc_env_up nodev ;;
 *) smc_env_die "unknown mode $MODE" ;;
 esac
 
-# wait_for FILE PATTERN: until FILE has a line matching PATTERN (at most 60 s)
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		[ "$i" -lt 600 ] || return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
 # open_conn ADDR: a tcp_echo server on ADDR and a client that keeps its connection open until
 # close_conn; sets PORT and EP (the server's "address:port" as smcss prints it)
 open_conn() {
 	rm -f "$W"/*
 	"$RUN" -d "$ECHO" server -b "$1" 0 >"$W/srv.out" 2>"$W/srv.err" &
 	SRV=$!
-	if ! wait_for "$W/srv.out" '^listening '; then
+	if ! wait_for "$W/srv.out" '^listening ' 60; then
 		fail "$1: server listening ($(cat "$W/srv.err"))"
 		return 1
 	fi
@@ -72,7 +62,7 @@ open_conn() {
 	EP="$1:$PORT" # smc-tools' format, also for IPv6: ::1:PORT
 	"$RUN" -d "$ECHO" client -w "$W/release" "$1" "$PORT" >"$W/cli.out" 2>"$W/cli.err" &
 	CLI=$!
-	if wait_for "$W/cli.out" '^echoed 65536 bytes$'; then
+	if wait_for "$W/cli.out" '^echoed 65536 bytes$' 60; then
 		ok "$1: data echoed under smc_run"
 	else
 		fail "$1: data echoed under smc_run ($(cat "$W/cli.err"))"
@@ -237,7 +227,7 @@ if [ "$MODE" = smcd ]; then
 	esac
 	"$CHK" -S -p 0 >"$W/chk-srv.out" 2>&1 &
 	CHKSRV=$!
-	if wait_for "$W/chk-srv.out" '^Server started on port '; then
+	if wait_for "$W/chk-srv.out" '^Server started on port ' 60; then
 		p=$(awk '{ print $5 }' "$W/chk-srv.out")
 		out=$("$CHK" 127.0.0.1 "$p")
 		equal "smc_chk HOST PORT against smc_chk -S: exit 0" "$?" 0
