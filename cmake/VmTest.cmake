@@ -4,7 +4,7 @@
 #
 #   dibs_add_vm_test(NAME vm.<component>.<case> [MODULES <mod>...] [REQUIRES <mod>...]
 #                    [TIMEOUT <s>] [LABELS <l>...] [WILL_FAIL] [STOCK_ONLY | DEBUG_ONLY]
-#                    [KMEMLEAK] [FAULTS]
+#                    [KMEMLEAK] [FAULTS] [GUESTS <n> [LINK]]
 #                    COMMAND <cmd> [<arg>...])
 #
 # registers a CTest test running
@@ -26,14 +26,20 @@
 # their modules) adds vm-run --kmemleak there. STOCK_ONLY: no debug variant (the
 # runner's own tests); DEBUG_ONLY: only the debug variant (fault injection). FAULTS: the
 # command injects allocation failures (vm-run --faults).
+#
+# Cross-VM tests: GUESTS n runs the command in n guests at once on one ivshmem region
+# (utils/vm/vm-group --guests n, the cross-VM dibs device), LINK adds the network link
+# between two guests; the other options apply to every guest.
 
 # The runner, for tests that call it themselves (e.g. tests/runner/CMakeLists.txt).
 set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-run)
 cmake_path(NORMAL_PATH DIBS_VM_RUN)
+set(DIBS_VM_GROUP ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-group)
+cmake_path(NORMAL_PATH DIBS_VM_GROUP)
 
 function(dibs_add_vm_test)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL;STOCK_ONLY;DEBUG_ONLY;KMEMLEAK;FAULTS"
-    "NAME;TIMEOUT"
+  cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL;STOCK_ONLY;DEBUG_ONLY;KMEMLEAK;FAULTS;LINK"
+    "NAME;TIMEOUT;GUESTS"
     "MODULES;REQUIRES;LABELS;COMMAND")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "dibs_add_vm_test: unexpected arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -94,14 +100,26 @@ function(dibs_add_vm_test)
         list(TRANSFORM ${v} REPLACE "${DIBS_KMOD_BUILD_DIR}" "${DIBS_KMOD_DEBUG_DIR}")
       endforeach()
     endif()
+    set(runner ${DIBS_VM_RUN})
+    if(DEFINED arg_GUESTS)
+      set(runner ${DIBS_VM_GROUP} --guests ${arg_GUESTS})
+      if(arg_LINK)
+        list(APPEND runner --link)
+      endif()
+    endif()
     add_test(NAME ${name}
-      COMMAND ${DIBS_VM_RUN} ${run_args} ${lane_mods} -- ${command}
+      COMMAND ${runner} ${run_args} ${lane_mods} -- ${command}
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
     math(EXPR ctest_timeout "${timeout} + 60")
     set_tests_properties(${name} PROPERTIES
       LABELS "${labels}"
       TIMEOUT ${ctest_timeout}
       RUN_SERIAL TRUE)
+    if(DEFINED arg_GUESTS)
+      set(server ${CMAKE_BINARY_DIR}/utils/vm/ivshmem-server/dibs-ivshmem-server)
+      list(APPEND lane_kos ${server})
+      set_tests_properties(${name} PROPERTIES ENVIRONMENT DIBS_IVSHMEM_SERVER=${server})
+    endif()
     if(lane_kos)
       set_tests_properties(${name} PROPERTIES REQUIRED_FILES "${lane_kos}")
     endif()
