@@ -231,6 +231,31 @@ BOOST_DATA_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(peers)
+
+BOOST_AUTO_TEST_CASE(parses_the_cross_vm_devices_slots) {
+    const std::string g{gid0};
+    const auto p = parse_peers("0 " + g + " peer\n3 " + g + " self");
+    BOOST_REQUIRE(p.has_value());
+    BOOST_REQUIRE_EQUAL(p->size(), 2U);
+    BOOST_TEST(p->at(0).slot == 0U);
+    BOOST_TEST(!p->at(0).self);
+    BOOST_TEST(p->at(1).slot == 3U);
+    BOOST_TEST(p->at(1).self);
+    BOOST_TEST(format_gid(p->at(1).gid) == gid0);
+    BOOST_TEST(parse_peers("").has_value());
+}
+
+BOOST_DATA_TEST_CASE(rejects_malformed,
+                     bdata::make({"0", "0 x peer\n",
+                                  "0 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 boss\n",
+                                  "x 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 peer\n"}),
+                     text) {
+    BOOST_TEST(!parse_peers(text).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(fabric_id)
 
 BOOST_AUTO_TEST_CASE(parses_decimal_and_hex) {

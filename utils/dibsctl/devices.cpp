@@ -59,6 +59,29 @@ bool device_exists(const sysfs_layout& sysfs, std::string_view name) {
     return std::filesystem::is_directory(sysfs.device_dir(name), ec);
 }
 
+std::optional<std::vector<peer_info>> parse_peers(std::string_view text) {
+    std::vector<peer_info> peers;
+    while (!text.empty()) {
+        // read_attribute() drops the last line's newline
+        const auto eol = std::min(text.find('\n'), text.size());
+        const std::string_view line = text.substr(0, eol);
+        text.remove_prefix(std::min(eol + 1, text.size()));
+        const auto sp1 = line.find(' ');
+        const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+        if (sp2 == std::string_view::npos) {
+            return std::nullopt;
+        }
+        const auto slot = parse_decimal(line.substr(0, sp1));
+        const auto gid = parse_gid(line.substr(sp1 + 1, sp2 - sp1 - 1));
+        const std::string_view role = line.substr(sp2 + 1);
+        if (!slot || !gid || (role != "self" && role != "peer")) {
+            return std::nullopt;
+        }
+        peers.push_back({*slot, *gid, role == "self"});
+    }
+    return peers;
+}
+
 device_info read_device(const sysfs_layout& sysfs, std::string_view name, std::string_view context,
                         std::vector<error>& problems) {
     device_info dev;
@@ -98,6 +121,10 @@ device_info read_device(const sysfs_layout& sysfs, std::string_view name, std::s
     const auto counter = [](std::string_view text) { return parse_decimal(text); };
     dev.dmbs = read_attr("dmbs", counter, "a decimal number");
     dev.max_dmbs = read_attr("max_dmbs", counter, "a decimal number");
+    std::error_code ec;
+    if (std::filesystem::exists(dir / "device/peers", ec)) {
+        dev.peers = read_attr("device/peers", parse_peers, "lines '<slot> <gid> self|peer'");
+    }
     return dev;
 }
 

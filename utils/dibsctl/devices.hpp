@@ -17,6 +17,17 @@
 
 namespace dibs::tools {
 
+/// One slot of a cross-VM device's region, a line "<slot> <gid> self|peer" of the device's
+/// <device>/device/peers (dibs_ivshmem): the device itself or a live peer.
+struct peer_info {
+    std::uint32_t slot = 0;
+    dibs_gid gid{};
+    bool self = false;
+};
+
+/// "<slot> <gid> self|peer" lines as peer_info; nullopt if any line is malformed.
+[[nodiscard]] std::optional<std::vector<peer_info>> parse_peers(std::string_view text);
+
 /// The attributes of one dibs device; an attribute that could not be read or parsed is nullopt.
 struct device_info {
     std::string name;
@@ -24,6 +35,8 @@ struct device_info {
     std::optional<std::uint16_t> fabric_id;
     std::optional<std::uint32_t> dmbs;
     std::optional<std::uint32_t> max_dmbs;
+    /// the region's live slots, for devices that have peers (the cross-VM device); else nullopt
+    std::optional<std::vector<peer_info>> peers;
     [[nodiscard]] bool loopback() const noexcept { return loopback_index(name).has_value(); }
 };
 

@@ -72,11 +72,17 @@ void print_device(std::ostream& out, const device_info& device) {
         << "fabric_id  " << cells[2] << '\n'
         << "dmbs       " << cells[3] << '\n'
         << "max_dmbs   " << cells[4] << '\n';
+    if (device.peers) {
+        for (const peer_info& p : *device.peers) {
+            out << (p.self ? "slot       " : "peer       ") << p.slot << ' ' << format_gid(p.gid)
+                << '\n';
+        }
+    }
 }
 
 nlohmann::ordered_json device_json(const device_info& device) {
     const auto same = [](auto v) { return v; };
-    return {
+    nlohmann::ordered_json json = {
         {"device", device.name},
         {"gid", json_or_null(device.gid, format_gid)},
         {"fabric_id", json_or_null(device.fabric_id, same)},
@@ -84,6 +90,14 @@ nlohmann::ordered_json device_json(const device_info& device) {
         {"max_dmbs", json_or_null(device.max_dmbs, same)},
         {"loopback", device.loopback()},
     };
+    if (device.peers) {
+        auto peers = nlohmann::ordered_json::array();
+        for (const peer_info& p : *device.peers) {
+            peers.push_back({{"slot", p.slot}, {"gid", format_gid(p.gid)}, {"self", p.self}});
+        }
+        json["peers"] = std::move(peers);
+    }
+    return json;
 }
 
 void print_json(std::ostream& out, std::span<const device_info> devices) {
