@@ -1,0 +1,139 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# cross-vm.sh KMOD_DIR SMCD_TOOL SOCK_TEST CASE - one cross-VM case, run in every guest of
+# utils/vm/vm-group (DIBS_GUEST says which) with the cross-VM dibs device dibs_iv0:
+#
+#   peers         3 guests see each other (dibsctl show dibs_iv0 lists 2 peers); guest 2
+#                 unloads dibs_ivshmem and loads it again: guests 0 and 1 log it leaving and
+#                 joining again (a new GID)
+#   smc           2 guests (--link): AF_SMC echo and a 256 MiB hash-checked stream from guest
+#                 1 to guest 0, mode SMCD on both ends (checked through smc_diag)
+#   smc_killed    2 guests (--link): guest 1 streams to guest 0, whose QEMU is then killed;
+#                 guest 1's stream must end with a connection error (exit 3) within 20 s
+#                 (DIBS_IVSHMEM_PEER_TIMEOUT_MS and SMC's link-group teardown), no hang
+set -u
+K=${1:?usage: cross-vm.sh KMOD_DIR SMCD_TOOL SOCK_TEST CASE}
+SMCD=${2:?smcd tool}
+T=${3:?smc-sock-test}
+CASE=ivshmem.${4:?case}
+G=${DIBS_GUEST:?not in a vm-group guest}
+export K SMCD
+HERE=$(dirname "$0")
+# shellcheck source=tests/smc/smc-env.sh
+. "$HERE/../smc/smc-env.sh"
+# shellcheck source=tests/support/guest-link.sh
+. "$HERE/../support/guest-link.sh"
+
+LOG=/tmp/cross-vm
+mkdir -p "$LOG"
+PEERS=/sys/class/dibs/dibs_iv0/device/peers
+# dibsctl of the same build tree
+DIBSCTL=$(dirname "$SMCD")/../dibsctl/dibsctl
+
+# wait_peers N SECONDS: until dibs_iv0 lists N slots (itself included)
+wait_peers() {
+	i=0
+	while [ "$(cat $PEERS 2>/dev/null | wc -l)" -ne "$1" ]; do
+		[ "$i" -lt $(($2 * 10)) ] || fail "dibs_iv0 lists $(cat $PEERS 2>/dev/null | wc -l) slots, not $1: $(cat $PEERS 2>/dev/null)"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# wait_log PATTERN COUNT SECONDS: until dmesg has COUNT lines matching PATTERN
+wait_log() {
+	i=0
+	while [ "$(dmesg | grep -c "$1")" -lt "$2" ]; do
+		[ "$i" -lt $(($3 * 2)) ] || fail "dmesg has $(dmesg | grep -c "$1") lines '$1', not $2"
+		sleep 0.5
+		i=$((i + 1))
+	done
+}
+
+case ${4} in
+peers)
+	insmod "$K/dibs/dibs.ko" || fail "cannot load dibs.ko"
+	insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem.ko"
+	wait_peers 3 60
+	"$DIBSCTL" show dibs_iv0 | sed "s/^/  guest $G: /"
+	[ "$("$DIBSCTL" show dibs_iv0 | grep -c '^peer ')" = 2 ] || fail "dibsctl does not list 2 peers"
+	if [ "$G" = 2 ]; then
+		sleep 2
+		rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+		sleep 1
+		insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem.ko again"
+		wait_peers 3 60
+		# stay until the others have seen the new GID (they look every 100 ms)
+		sleep 4
+	else
+		wait_log 'peer [0-9] (.*) left$' 1 60
+		wait_log 'peer [0-9] (.*) joined$' 3 60
+		dmesg | grep 'dibs_ivshmem' | sed 's/^/  /'
+	fi
+	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+	rmmod dibs || fail "cannot unload dibs"
+	;;
+smc)
+	smc_env_up ivshmem
+	guest_link_up
+	wait_peers 2 60
+	n=0
+	for cmd in "echo --count 30" "bulk --bytes 256M --chunk 1M"; do
+		n=$((n + 1))
+		port=$((7200 + n))
+		if [ "$G" = 0 ]; then
+			# shellcheck disable=SC2086 # $cmd is a command and its options
+			"$T" $cmd --role server --addr "$DIBS_GUEST_ADDR" --port $port >"$LOG/server" 2>&1 &
+			srv=$!
+			sleep 0.5
+			guest_ready $((7300 + n))
+			finish "$srv" 300
+			rc=$?
+			show "$LOG/server"
+			[ "$rc" -eq 0 ] || fail "server ($cmd) exited $rc"
+		else
+			guest_wait_ready $((7300 + n)) 60 || fail "guest 0 did not get ready"
+			# shellcheck disable=SC2086
+			run 0 300 $cmd --role client --addr "$DIBS_PEER_ADDR" --port $port
+		fi
+	done
+	"$SMCD" ueid del "$SMC_ENV_UEID" >/dev/null 2>&1
+	rmmod dibs_smcd || fail "cannot unload dibs_smcd"
+	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+	;;
+smc_killed)
+	smc_env_up ivshmem
+	guest_link_up
+	wait_peers 2 60
+	if [ "$G" = 0 ]; then
+		"$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7400 >"$LOG/server" 2>&1 &
+		sleep 0.5
+		guest_ready 7401
+		sleep 8
+		echo "guest 0: asking the runner to kill this QEMU"
+		echo kill >/run/vm-run/request
+		sleep 600
+		fail "still running"
+	fi
+	guest_wait_ready 7401 60 || fail "guest 0 did not get ready"
+	"$T" bulk --bytes 0 --chunk 256K --role client --addr "$DIBS_PEER_ADDR" --port 7400 \
+		>"$LOG/bulk" 2>&1 &
+	pid=$!
+	wait_for "$LOG/bulk" "^bulk: streaming" 30 || { show "$LOG/bulk"; fail "the stream did not start"; }
+	wait_log 'peer [0-9] (.*) timed out$' 1 60
+	start=$(date +%s)
+	finish "$pid" 20
+	rc=$?
+	show "$LOG/bulk"
+	echo "  guest 0 timed out; the stream exited $rc after $(($(date +%s) - start)) s more"
+	[ "$rc" -eq 3 ] || fail "the stream exited $rc, expected 3 (connection error)"
+	"$SMCD" ueid del "$SMC_ENV_UEID" >/dev/null 2>&1
+	rmmod dibs_smcd || fail "cannot unload dibs_smcd"
+	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+	;;
+*)
+	fail "unknown case"
+	;;
+esac
+echo "guest $G: ok"
