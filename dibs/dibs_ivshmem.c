@@ -54,7 +54,7 @@
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
 
-#include <asm/unaligned.h>
+#include "dibs_copy.h"
 
 MODULE_DESCRIPTION("cross-VM dibs device on QEMU ivshmem-doorbell");
 MODULE_LICENSE("GPL");
@@ -65,8 +65,6 @@ MODULE_LICENSE("GPL");
 #define DIBS_IV_MAX_DMBE	BITS_PER_TYPE(u16)
 /* how long a sender waits for room in a full ring */
 #define DIBS_IV_RING_WAIT_US	2000
-/* aligned writes up to this size are stored as whole u64s (see loopback) */
-#define DIBS_IV_WORD_COPY_MAX	64
 
 #define DIBS_IV_TOKEN_SLOT(tok)	((u32)(tok) & 0xff)
 #define DIBS_IV_TOKEN_IDX(tok)	((u32)((tok) >> 8) & 0xff)
@@ -671,20 +669,6 @@ static int dibs_iv_locate(struct dibs_iv_dev *iv, u64 tok, void **addr,
 	return 0;
 }
 
-static void dibs_iv_copy(void *dst, const void *src, unsigned int size)
-{
-	u64 *d = dst;
-	unsigned int i;
-
-	if (size > DIBS_IV_WORD_COPY_MAX ||
-	    !IS_ALIGNED((unsigned long)dst | size, sizeof(u64))) {
-		memcpy(dst, src, size);
-		return;
-	}
-	for (i = 0; i < size / sizeof(u64); i++)
-		WRITE_ONCE(d[i], get_unaligned((const u64 *)src + i));
-}
-
 static int dibs_iv_move_data(struct dibs_dev *dibs, u64 dmb_tok,
 			     unsigned int idx, bool sf, unsigned int offset,
 			     void *data, unsigned int size)
@@ -702,7 +686,7 @@ static int dibs_iv_move_data(struct dibs_dev *dibs, u64 dmb_tok,
 		return rc;
 	if (offset > len || size > len - offset)
 		return -EINVAL;
-	dibs_iv_copy(addr + offset, data, size);
+	dibs_copy_to_dmb(addr + offset, data, size);
 	if (!sf)
 		return 0;
 	if (slot == iv->self) {

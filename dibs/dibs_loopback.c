@@ -3,10 +3,7 @@
  * dibs loopback devices
  *
  * Software dibs devices dibs_lo0, dibs_lo1, ...: a DMB is kernel memory and
- * move_data() is a memcpy() into it. Small aligned writes are stored 8 bytes
- * at a time, so a reader polling the DMB on another CPU never sees a torn
- * u64 (SMC-D's 32-byte CDC header carries cursors that are read as atomic64;
- * memcpy() may copy byte by byte, as "rep movsb" does under TCG).
+ * move_data() is a copy into it (dibs_copy.h).
  *
  * Fabrics
  * -------
@@ -39,8 +36,7 @@
 #include <linux/string.h>
 #include <linux/wait_bit.h>
 
-#include <asm/unaligned.h>
-
+#include "dibs_copy.h"
 #include "dibs_loopback.h"
 
 MODULE_DESCRIPTION("dibs loopback devices");
@@ -268,23 +264,6 @@ static int dibs_lo_unregister_dmb(struct dibs_dev *dibs, struct dibs_dmb *dmb)
 	return 0;
 }
 
-/* aligned writes up to this size are stored as whole u64s */
-#define DIBS_LO_WORD_COPY_MAX	64
-
-static void dibs_lo_copy(void *dst, const void *src, unsigned int size)
-{
-	u64 *d = dst;
-	unsigned int i;
-
-	if (size > DIBS_LO_WORD_COPY_MAX ||
-	    !IS_ALIGNED((unsigned long)dst | size, sizeof(u64))) {
-		memcpy(dst, src, size);
-		return;
-	}
-	for (i = 0; i < size / sizeof(u64); i++)
-		WRITE_ONCE(d[i], get_unaligned((const u64 *)src + i));
-}
-
 static int dibs_lo_move_data(struct dibs_dev *dibs, u64 dmb_tok,
 			     unsigned int idx, bool sf, unsigned int offset,
 			     void *data, unsigned int size)
@@ -307,7 +286,7 @@ static int dibs_lo_move_data(struct dibs_dev *dibs, u64 dmb_tok,
 	if (!node)
 		return rc;
 
-	dibs_lo_copy(node->cpu_addr + offset, data, size);
+	dibs_copy_to_dmb(node->cpu_addr + offset, data, size);
 	if (sf)
 		dibs_dev_irq(node->owner, node->sba_idx, BIT(idx));
 	dibs_lo_node_put(node);
