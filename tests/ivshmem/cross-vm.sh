@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# cross-vm.sh KMOD_DIR SMCD_TOOL SOCK_TEST CASE - one cross-VM case, run in every guest of
+# cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE - one cross-VM case, run in every guest of
 # utils/vm/vm-group (DIBS_GUEST says which) with the cross-VM dibs device dibs_iv0:
 #
 #   peers         3 guests see each other (dibsctl show dibs_iv0 lists 2 peers); guest 2
@@ -13,23 +13,25 @@
 #                 guest 1's stream must end with a connection error (exit 3) within 20 s
 #                 (DIBS_IVSHMEM_PEER_TIMEOUT_MS and SMC's link-group teardown), no hang
 set -u
-K=${1:?usage: cross-vm.sh KMOD_DIR SMCD_TOOL SOCK_TEST CASE}
+K=${1:?usage: cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE}
 SMCD=${2:?smcd tool}
-T=${3:?smc-sock-test}
-CASE=ivshmem.${4:?case}
+DIBSCTL=${3:?dibsctl}
+T=${4:?smc-sock-test}
+CASE=${5:?case}
+TEST=ivshmem.$CASE
 G=${DIBS_GUEST:?not in a vm-group guest}
 export K SMCD
 HERE=$(dirname "$0")
 # shellcheck source=tests/smc/smc-env.sh
 . "$HERE/../smc/smc-env.sh"
+# shellcheck source=tests/smc/smc-helpers.sh
+. "$HERE/../smc/smc-helpers.sh"
 # shellcheck source=tests/support/guest-link.sh
 . "$HERE/../support/guest-link.sh"
 
 LOG=/tmp/cross-vm
 mkdir -p "$LOG"
 PEERS=/sys/class/dibs/dibs_iv0/device/peers
-# dibsctl of the same build tree
-DIBSCTL=$(dirname "$SMCD")/../dibsctl/dibsctl
 
 # wait_peers N SECONDS: until dibs_iv0 lists N slots (itself included)
 wait_peers() {
@@ -51,7 +53,7 @@ wait_log() {
 	done
 }
 
-case ${4} in
+case $CASE in
 peers)
 	insmod "$K/dibs/dibs.ko" || fail "cannot load dibs.ko"
 	insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem.ko"

@@ -27,9 +27,12 @@ K=${1:?usage: smc-case.sh KMOD_DIR SMCD_TOOL SOCK_TEST CASE}
 SMCD=${2:?smcd tool}
 T=${3:?smc-sock-test}
 CASE=${4:?case}
+TEST=smc.$CASE
 export K SMCD
 # shellcheck source=tests/smc/smc-env.sh
 . "$(dirname "$0")/smc-env.sh"
+# shellcheck source=tests/smc/smc-helpers.sh
+. "$(dirname "$0")/smc-helpers.sh"
 
 LOG=/tmp/smc-case
 mkdir -p "$LOG"
@@ -149,4 +152,4 @@ netns_veth)
 	fail "unknown case"
 	;;
 esac
-echo "PASS: smc.$CASE"
+echo "PASS: $TEST"

@@ -10,8 +10,8 @@
 #   smc_env_up noueid     # no user EID (SMC-D v2 cannot be negotiated)
 #   smc_env_up ivshmem    # the cross-VM device (dibs_ivshmem) instead of loopback devices
 #
-# and the helpers of the SMC cases (T: smc-sock-test, CASE: the case's name): fail, run,
-# wait_for, finish, show.
+# and wait_for FILE PATTERN SECONDS. The case scripts' helpers (fail, run, finish, show) are
+# in smc-helpers.sh: its fail exits, unlike tap.sh's, so TAP scripts do not source it.
 #
 # Everything is loaded with insmod from $K, so a test runs against the build tree.
 # Exits the shell with a message when a step fails.
@@ -52,24 +52,6 @@ smc_env_up() {
 	fi
 }
 
-fail() {
-	echo "FAIL: smc.$CASE: $*"
-	exit 1
-}
-
-# run WANT LIMIT ARGS...: smc-sock-test ARGS must exit WANT within LIMIT seconds
-run() {
-	want=$1 limit=$2
-	shift 2
-	echo "+ smc-sock-test $*"
-	start=$(date +%s)
-	timeout "$limit" "$T" "$@"
-	rc=$?
-	echo "  exit $rc after $(($(date +%s) - start)) s"
-	[ "$rc" -ne 124 ] || fail "smc-sock-test $*: still running after $limit s"
-	[ "$rc" -eq "$want" ] || fail "smc-sock-test $*: exit $rc, expected $want"
-}
-
 # wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN
 wait_for() {
 	i=0
@@ -77,28 +59,5 @@ wait_for() {
 		[ "$i" -lt $(($3 * 10)) ] || return 1
 		sleep 0.1
 		i=$((i + 1))
-	done
-}
-
-# finish PID LIMIT: wait for a background smc-sock-test; prints and returns its status,
-# or 124 if it is still running after LIMIT seconds (then it is killed)
-finish() {
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ "$i" -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -9 "$1"
-		wait "$1"
-		return 124
-	fi
-	wait "$1"
-}
-
-show() { # show FILE...: the logs of background runs
-	for f in "$@"; do
-		echo "--- $f"
-		cat "$f"
 	done
 }
