@@ -107,7 +107,6 @@ struct dibs_iv_dev {
 	/* BAR2, mapped for the device's lifetime */
 	void *region;
 	/* checked copies of the header, never re-read */
-	u64 region_size;
 	u64 section_size;
 	u16 fabric_id;
 	/* own slot (IVPosition) and section */
@@ -195,21 +194,19 @@ static int dibs_iv_check_header(struct pci_dev *pdev, const void *region,
 				u64 bar_len, u64 *section_size, u16 *fabric_id)
 {
 	const struct dibs_ivshmem_hdr *h = region;
+	u32 version = le32_to_cpu(READ_ONCE(h->version));
+	u32 hdr_size = le32_to_cpu(READ_ONCE(h->hdr_size));
 	u64 size = le64_to_cpu(READ_ONCE(h->region_size));
 	u64 sect = le64_to_cpu(READ_ONCE(h->section_size));
 	u16 fabric = le16_to_cpu(READ_ONCE(h->fabric_id));
-	u64 want;
 
 	if (le64_to_cpu(READ_ONCE(h->magic)) != DIBS_IVSHMEM_MAGIC) {
 		pci_info(pdev, "BAR2 holds no dibs region (no magic): not used\n");
 		return -ENODEV;
 	}
-	if (le32_to_cpu(READ_ONCE(h->version)) != DIBS_IVSHMEM_VERSION ||
-	    le32_to_cpu(READ_ONCE(h->hdr_size)) != sizeof(*h)) {
+	if (version != DIBS_IVSHMEM_VERSION || hdr_size != sizeof(*h)) {
 		pci_err(pdev, "region version %u (header %u bytes), want %u (%zu)\n",
-			le32_to_cpu(READ_ONCE(h->version)),
-			le32_to_cpu(READ_ONCE(h->hdr_size)),
-			DIBS_IVSHMEM_VERSION, sizeof(*h));
+			version, hdr_size, DIBS_IVSHMEM_VERSION, sizeof(*h));
 		return -EINVAL;
 	}
 	if (size != bar_len || !is_power_of_2(size) ||
@@ -217,14 +214,13 @@ static int dibs_iv_check_header(struct pci_dev *pdev, const void *region,
 		pci_err(pdev, "region size %llu, BAR2 %llu bytes\n", size, bar_len);
 		return -EINVAL;
 	}
-	want = ((size - DIBS_IVSHMEM_PAGE) / DIBS_IVSHMEM_MAX_PEERS) &
-	       ~(u64)(DIBS_IVSHMEM_PAGE - 1);
 	if (le16_to_cpu(READ_ONCE(h->max_peers)) != DIBS_IVSHMEM_MAX_PEERS ||
 	    le16_to_cpu(READ_ONCE(h->max_dmbs)) != DIBS_IVSHMEM_MAX_DMBS ||
 	    le16_to_cpu(READ_ONCE(h->ring_entries)) != DIBS_IVSHMEM_RING_ENTRIES ||
 	    le64_to_cpu(READ_ONCE(h->section_off)) != DIBS_IVSHMEM_PAGE ||
 	    le64_to_cpu(READ_ONCE(h->arena_off)) != DIBS_IVSHMEM_ARENA_OFF ||
-	    sect != want || sect < DIBS_IVSHMEM_ARENA_OFF + (1ULL << 20)) {
+	    sect != DIBS_IVSHMEM_SECTION_SIZE(size) ||
+	    sect < DIBS_IVSHMEM_ARENA_OFF + (1ULL << 20)) {
 		pci_err(pdev, "region layout does not match this driver's\n");
 		return -EINVAL;
 	}
@@ -358,6 +354,7 @@ static void dibs_iv_handle_msg(struct dibs_iv_dev *iv, u32 sender,
 	struct dibs_event ev = { .type = DIBS_SW_EVENT };
 	u32 type = le32_to_cpu(m->type);
 	u32 idx = le32_to_cpu(m->idx);
+	u16 mask = le32_to_cpu(m->mask);
 	unsigned long flags;
 	bool ok;
 
@@ -369,8 +366,8 @@ static void dibs_iv_handle_msg(struct dibs_iv_dev *iv, u32 sender,
 		     iv->dmbs[idx].token == le64_to_cpu(m->token);
 		spin_unlock_irqrestore(&iv->dmb_lock, flags);
 		/* a signal for a DMB unregistered meanwhile is stale: dropped */
-		if (ok && (u16)le32_to_cpu(m->mask))
-			dibs_dev_irq(iv->dibs, idx, (u16)le32_to_cpu(m->mask));
+		if (ok && mask)
+			dibs_dev_irq(iv->dibs, idx, mask);
 	} else if (type == DIBS_IVSHMEM_MSG_EVENT) {
 		spin_lock_irqsave(&iv->peer_lock, flags);
 		ok = iv->peers[sender].live;
@@ -489,12 +486,25 @@ static u16 dibs_iv_get_fabric_id(struct dibs_dev *dibs)
 	return to_iv(dibs)->fabric_id;
 }
 
-static bool dibs_iv_has_vlan(const struct dibs_ivshmem_peer *info, u32 vid)
+/* Whether peer @slot published VLAN @vid; the count is clamped, not trusted. */
+static bool dibs_iv_peer_has_vlan(struct dibs_iv_dev *iv, u32 slot, u32 vid)
 {
+	const struct dibs_ivshmem_peer *info = dibs_iv_peer_info(iv, slot);
 	u32 n = le32_to_cpu(READ_ONCE(info->nr_vlans)), i;
 
 	for (i = 0; i < min_t(u32, n, DIBS_IVSHMEM_MAX_VLANS); i++)
 		if (le16_to_cpu(READ_ONCE(info->vlan[i])) == vid)
+			return true;
+	return false;
+}
+
+/* Whether this device has VLAN @vid (its private set). Caller holds peer_lock. */
+static bool dibs_iv_own_vlan(struct dibs_iv_dev *iv, u32 vid)
+{
+	u32 i;
+
+	for (i = 0; i < iv->nr_vlans; i++)
+		if (iv->vlans[i] == vid)
 			return true;
 	return false;
 }
@@ -504,18 +514,18 @@ static int dibs_iv_query_remote_gid(struct dibs_dev *dibs, const uuid_t *rgid,
 {
 	struct dibs_iv_dev *iv = to_iv(dibs);
 	unsigned long flags;
+	bool self;
 	int slot;
 
-	if (uuid_equal(rgid, &dibs->gid)) {
-		slot = iv->self;
-	} else {
-		spin_lock_irqsave(&iv->peer_lock, flags);
-		slot = dibs_iv_find_peer(iv, rgid);
-		spin_unlock_irqrestore(&iv->peer_lock, flags);
-	}
+	spin_lock_irqsave(&iv->peer_lock, flags);
+	self = uuid_equal(rgid, &dibs->gid);
+	slot = self ? iv->self : dibs_iv_find_peer(iv, rgid);
+	if (self && vid_valid && !dibs_iv_own_vlan(iv, vid))
+		slot = -ENETUNREACH;
+	spin_unlock_irqrestore(&iv->peer_lock, flags);
 	if (slot < 0)
 		return slot;
-	if (vid_valid && !dibs_iv_has_vlan(dibs_iv_peer_info(iv, slot), vid))
+	if (!self && vid_valid && !dibs_iv_peer_has_vlan(iv, slot, vid))
 		return -ENETUNREACH;
 	return 0;
 }
@@ -606,6 +616,8 @@ static int dibs_iv_unregister_dmb(struct dibs_dev *dibs, struct dibs_dmb *dmb)
 		return -EINVAL;
 	}
 	WRITE_ONCE(dibs_iv_desc(iv, iv->self, idx)->token, 0);
+	/* the cleared token before any reuse of the entry (dibs_iv_locate()) */
+	smp_wmb();
 	addr = (unsigned long)iv->dmbs[idx].cpu_addr;
 	len = iv->dmbs[idx].len;
 	memset(&iv->dmbs[idx], 0, sizeof(iv->dmbs[idx]));
@@ -632,7 +644,8 @@ static int dibs_iv_locate(struct dibs_iv_dev *iv, u64 tok, void **addr,
 	uuid_t rgid;
 	int rc = 0;
 
-	if (slot >= DIBS_IVSHMEM_MAX_PEERS || !tok)
+	/* the token came from a peer (SMC-D's CLC, a verbs rkey): its fields too */
+	if (slot >= DIBS_IVSHMEM_MAX_PEERS || idx >= DIBS_IVSHMEM_MAX_DMBS || !tok)
 		return -ENOENT;
 	if (slot == iv->self) {
 		spin_lock_irqsave(&iv->dmb_lock, flags);
@@ -656,6 +669,15 @@ static int dibs_iv_locate(struct dibs_iv_dev *iv, u64 tok, void **addr,
 	off = le32_to_cpu(READ_ONCE(desc->off));
 	n = le32_to_cpu(READ_ONCE(desc->len));
 	memcpy(rgid.b, desc->rgid, sizeof(rgid.b));
+	/*
+	 * Still the same token: the fields are this DMB's, not those of one
+	 * registered at the index meanwhile (the owner clears the token before
+	 * it rewrites them). A hostile owner can lie anyway; the checks below
+	 * keep the access inside its arena.
+	 */
+	smp_rmb();
+	if (le64_to_cpu(READ_ONCE(desc->token)) != tok)
+		return -ENOENT;
 	if (!n || off > dibs_iv_arena_size(iv) || n > dibs_iv_arena_size(iv) - off) {
 		dev_warn_ratelimited(&iv->pdev->dev,
 				     "slot %u DMB %u: bad range [%u, +%u): refused\n",
@@ -715,14 +737,12 @@ static int dibs_iv_add_vlan_id(struct dibs_dev *dibs, u64 vlan_id)
 	struct dibs_iv_dev *iv = to_iv(dibs);
 	unsigned long flags;
 	int rc = 0;
-	u32 i;
 
 	if (vlan_id >= VLAN_N_VID)
 		return -EINVAL;
 	spin_lock_irqsave(&iv->peer_lock, flags);
-	for (i = 0; i < iv->nr_vlans; i++)
-		if (iv->vlans[i] == vlan_id)
-			goto unlock;
+	if (dibs_iv_own_vlan(iv, vlan_id))
+		goto unlock;
 	if (iv->nr_vlans == DIBS_IVSHMEM_MAX_VLANS) {
 		rc = -ENOSPC;
 		goto unlock;
@@ -892,8 +912,6 @@ static ssize_t peers_show(struct device *dev, struct device_attribute *attr,
 	int len = 0;
 	u32 i;
 
-	if (!iv)
-		return -ENODEV;
 	spin_lock_irqsave(&iv->peer_lock, flags);
 	for (i = 0; i < DIBS_IVSHMEM_MAX_PEERS; i++) {
 		if (i == iv->self)
@@ -973,7 +991,6 @@ static int dibs_iv_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 				  &iv->fabric_id);
 	if (rc)
 		return rc;
-	iv->region_size = bar2_len;
 	iv->self = readl(iv->regs + DIBS_IVSHMEM_REG_IVPOSITION);
 	if (iv->self >= DIBS_IVSHMEM_MAX_PEERS) {
 		pci_err(pdev, "peer id %u: the region has slots for %u peers\n",
@@ -1030,23 +1047,23 @@ static int dibs_iv_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 		goto err_vectors;
 
 	pci_set_drvdata(pdev, iv);
-	/* know the peers before clients look for them */
+	/*
+	 * Know the peers before clients look for them; the watchdog starts
+	 * once the device is added, so that no peer event precedes the device.
+	 */
 	iv->last_watch = jiffies;
 	dibs_iv_watch(iv);
-	schedule_delayed_work(&iv->watchdog,
-			      msecs_to_jiffies(DIBS_IVSHMEM_HEARTBEAT_MS));
-
 	rc = dibs_dev_add(dibs);
 	if (rc)
-		goto err_watch;
+		goto err_irq;
+	schedule_delayed_work(&iv->watchdog,
+			      msecs_to_jiffies(DIBS_IVSHMEM_HEARTBEAT_MS));
 	pci_info(pdev, "%s: slot %u, gid %pUb, fabric 0x%04x, %llu MiB region\n",
 		 dev_name(&dibs->dev), iv->self, &dibs->gid, iv->fabric_id,
-		 iv->region_size >> 20);
+		 bar2_len >> 20);
 	return 0;
 
-err_watch:
-	cancel_delayed_work_sync(&iv->watchdog);
-	pci_set_drvdata(pdev, NULL);
+err_irq:
 	free_irq(iv->irq, iv);
 err_vectors:
 	pci_free_irq_vectors(pdev);
@@ -1072,7 +1089,6 @@ static void dibs_iv_remove(struct pci_dev *pdev)
 	WRITE_ONCE(iv->me->state, cpu_to_le32(DIBS_IVSHMEM_PEER_FREE));
 	free_irq(iv->irq, iv);
 	pci_free_irq_vectors(pdev);
-	pci_set_drvdata(pdev, NULL);
 
 	/* a client that left DMBs behind: the pool must be empty when destroyed */
 	for_each_set_bit(i, iv->dmb_used, DIBS_IVSHMEM_MAX_DMBS) {

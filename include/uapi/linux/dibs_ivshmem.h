@@ -98,7 +98,7 @@ struct dibs_ivshmem_hdr {
 	__le16 ring_entries;
 	/* DIBS_IVSHMEM_PAGE */
 	__le64 section_off;
-	/* (region_size - section_off) / max_peers, rounded down to a page */
+	/* DIBS_IVSHMEM_SECTION_SIZE(region_size) */
 	__le64 section_size;
 	/* offset of the arena in a section (dibs_ivshmem_arena_off()) */
 	__le64 arena_off;
@@ -161,6 +161,14 @@ struct dibs_ivshmem_ring {
 	__u8 pad1[60];
 	struct dibs_ivshmem_msg msg[DIBS_IVSHMEM_RING_ENTRIES];
 };
+
+/*
+ * size of each peer's section in a region of @region bytes: what follows the
+ * header page, split evenly, rounded down to a page
+ */
+#define DIBS_IVSHMEM_SECTION_SIZE(region) \
+	((((__u64)(region) - DIBS_IVSHMEM_PAGE) / DIBS_IVSHMEM_MAX_PEERS) & \
+	 ~(__u64)(DIBS_IVSHMEM_PAGE - 1))
 
 /* offsets within a section */
 #define DIBS_IVSHMEM_DIR_OFF	sizeof(struct dibs_ivshmem_peer)

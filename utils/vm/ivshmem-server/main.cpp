@@ -109,8 +109,7 @@ dibs_ivshmem_hdr make_header(std::uint64_t size, std::uint16_t fabric) {
     h.max_dmbs = DIBS_IVSHMEM_MAX_DMBS;
     h.ring_entries = DIBS_IVSHMEM_RING_ENTRIES;
     h.section_off = DIBS_IVSHMEM_PAGE;
-    h.section_size = ((size - DIBS_IVSHMEM_PAGE) / DIBS_IVSHMEM_MAX_PEERS) &
-                     ~static_cast<std::uint64_t>(DIBS_IVSHMEM_PAGE - 1);
+    h.section_size = DIBS_IVSHMEM_SECTION_SIZE(size);
     h.arena_off = DIBS_IVSHMEM_ARENA_OFF;
     return h;
 }
