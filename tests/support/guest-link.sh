@@ -10,16 +10,21 @@ guest_link_up() {
 	modprobe virtio_net || { echo "guest-link: cannot load virtio_net" >&2; exit 1; }
 	i=0
 	while :; do
-		GUEST_LINK_DEV=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+		GUEST_LINK_DEV=""
+		for d in /sys/class/net/*; do
+			[ "${d##*/}" = lo ] || [ ! -e "$d" ] || { GUEST_LINK_DEV=${d##*/}; break; }
+		done
 		[ -n "$GUEST_LINK_DEV" ] && break
 		[ "$i" -lt 50 ] || { echo "guest-link: no network device" >&2; exit 1; }
 		sleep 0.1
 		i=$((i + 1))
 	done
 	ip link set lo up
-	ip addr add "$DIBS_GUEST_ADDR/24" dev "$GUEST_LINK_DEV" &&
-		ip link set "$GUEST_LINK_DEV" up ||
-		{ echo "guest-link: cannot configure $GUEST_LINK_DEV" >&2; exit 1; }
+	if ! { ip addr add "$DIBS_GUEST_ADDR/24" dev "$GUEST_LINK_DEV" &&
+		ip link set "$GUEST_LINK_DEV" up; }; then
+		echo "guest-link: cannot configure $GUEST_LINK_DEV" >&2
+		exit 1
+	fi
 	i=0
 	until busybox ping -c 1 -W 1 "$DIBS_PEER_ADDR" >/dev/null 2>&1; do
 		[ "$i" -lt 120 ] || { echo "guest-link: $DIBS_PEER_ADDR does not answer" >&2; exit 1; }
