@@ -35,12 +35,18 @@
 #define DIBS_RDMA_VENDOR_ID	0xffffff	/* no IEEE OUI: a software device */
 /* how long a SEND waits for room in the peer's receive ring (RNR) */
 #define DIBS_RDMA_RNR_TIMEOUT_MS	2000
+/* how long a request waits for its answer: the peer may be RNR-blocked */
+#define DIBS_RDMA_ANSWER_TIMEOUT_MS	(2 * DIBS_RDMA_RNR_TIMEOUT_MS)
 
 struct dibs_rdma_dev {
 	struct ib_device ibdev;
 	/* the dibs device; valid until del_dev() unregisters us */
 	struct dibs_dev *dibs;
 	u16 lid;
+	/* the dibs device takes our memory as DMBs (dibs_rdma_fabric.h) */
+	bool lends;
+	/* GID index 0: the dibs GID in verbs form (dibs_rdma_fabric.h) */
+	union ib_gid gid;
 	atomic_t nr_pds;
 	atomic_t nr_cqs;
 	/* QPs by qp_num, and by the DMB index of their receive ring */
@@ -58,8 +64,8 @@ struct dibs_rdma_pd {
 
 /*
  * A memory region: the user's pages pinned (umem) and mapped contiguously
- * (vmap); with remote access it is also a DMB lent to the dibs device, found
- * by its owner's responder by rkey. lkey == rkey.
+ * (vmap); with remote access, on a device that lends, it is also a DMB lent
+ * to the dibs device. Its owner's responder finds it by rkey. lkey == rkey.
  */
 struct dibs_rdma_mr {
 	struct ib_mr ibmr;
@@ -146,11 +152,23 @@ struct dibs_rdma_qp {
 	u32 rq_head, rq_count;
 	/* bytes of the current multi-slot message already placed */
 	u32 rx_off;
+	/* the WRITE request being served: its MR, next address, bytes left */
+	struct dibs_rdma_mr *wr_mr;
+	u64 wr_addr;
+	u32 wr_left;
+	enum ib_wc_status wr_status;
+	/*
+	 * the connected requester's ring, for answers: written by the connect
+	 * request (without our locks: WRITE_ONCE), read by the drain
+	 */
+	u64 reply_tok;
 
 	/* our receive ring, a DMB on our dibs device */
 	struct dibs_dmb ring_dmb;
 	struct dibs_rdma_ring *ring;
 	u64 ring_cons;		/* rq_lock */
+	/* requests in slots before this index are served (rq_lock) */
+	u64 ring_served;
 
 	/* the peer's ring (sq_lock): attached while connected */
 	struct dibs_dmb peer_ring_dmb;
@@ -159,6 +177,10 @@ struct dibs_rdma_qp {
 	u64 peer_prod;
 	/* bounce buffer for one outgoing slot (sq_lock) */
 	struct dibs_rdma_slot *tx_slot;
+	/* the id of our last request to a placed peer (sq_lock) */
+	u64 req_id;
+	/* the connection to a peer in another kernel */
+	struct dibs_rdma_remote remote;
 	/* what the work request being executed resolved to (sq_lock) */
 	struct dibs_rdma_wqe_ctx *wqe_ctx;
 };
@@ -237,12 +259,14 @@ void dibs_rdma_qp_put(struct dibs_rdma_qp *qp);
 void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
+void dibs_rdma_qp_fatal(struct dibs_rdma_qp *qp);
 
 /* dibs_rdma_resp.c */
 int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			const struct ib_recv_wr **bad_wr);
 void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);
 void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq);
+void dibs_rdma_resp_reset(struct dibs_rdma_qp *qp);
 enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 					 const struct dibs_rdma_conn_req *req,
 					 u64 *ring_tok);

@@ -78,7 +78,7 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 	ibdev->phys_port_cnt = 1;
 	ibdev->num_comp_vectors = 1;
 	/* the GID's interface id doubles as the node GUID */
-	memcpy(&ibdev->node_guid, dibs->gid.b + 8, sizeof(ibdev->node_guid));
+	memcpy(&ibdev->node_guid, ddev->gid.raw + 8, sizeof(ibdev->node_guid));
 	strscpy(ibdev->node_desc, "dibs_rdma", sizeof(ibdev->node_desc));
 	/* the core presets the mask for every command but these */
 	ibdev->uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POLL_CQ) |
@@ -114,10 +114,20 @@ static void dibs_rdma_del_dev(struct dibs_dev *dibs)
 	dibs_set_priv(dibs, &dibs_rdma_client, NULL);
 }
 
+static void dibs_rdma_handle_event(struct dibs_dev *dibs,
+				   const struct dibs_event *ev)
+{
+	struct dibs_rdma_dev *ddev = dibs_get_priv(dibs, &dibs_rdma_client);
+
+	if (ddev)
+		dibs_rdma_fabric_event(ddev, ev);
+}
+
 static const struct dibs_client_ops dibs_rdma_client_ops = {
 	.add_dev = dibs_rdma_add_dev,
 	.del_dev = dibs_rdma_del_dev,
 	.handle_irq = dibs_rdma_ring_irq,
+	.handle_event = dibs_rdma_handle_event,
 };
 
 struct dibs_client dibs_rdma_client = {

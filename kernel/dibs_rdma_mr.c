@@ -4,9 +4,11 @@
  *
  * The user's pages are pinned (ib_umem) and mapped contiguously into the
  * kernel (vmap), so both local access and dibs move_data() go straight to
- * them: no copy. A region with any remote access right is also registered as
- * a DMB in that memory; remote operations address it by its DMB token, which
- * the owner's responder finds by the 32-bit rkey (dibs_rdma_resp.c).
+ * them: no copy. On a device that lends (dibs_rdma_fabric.h), a region with
+ * any remote access right is also registered as a DMB in that memory; a
+ * direct peer addresses it by its DMB token, which the owner's responder
+ * finds by the 32-bit rkey (dibs_rdma_resp.c). Elsewhere the owner's
+ * responder places a placed peer's data itself.
  */
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
@@ -60,8 +62,7 @@ static bool dibs_rdma_mr_covers(const struct dibs_rdma_mr *mr, u64 addr, u64 len
  * @len: length of the range accessed
  *
  * The one check of every path that touches MR memory: local SGEs of the
- * requester and the responder, and the responder's rkey check. A remote
- * right implies that the MR is a DMB.
+ * requester and the responder, and the responder's rkey check.
  *
  * Return: the MR, referenced (release with dibs_rdma_mr_put()), or NULL if
  * there is no such MR or the access is not allowed.
@@ -76,7 +77,6 @@ struct dibs_rdma_mr *dibs_rdma_mr_check(struct dibs_rdma_dev *ddev,
 		return NULL;
 	if (mr->ddev != ddev || mr->ibmr.pd != pd ||
 	    (mr->access & access) != access ||
-	    ((access & DIBS_RDMA_REMOTE_ACCESS) && !mr->has_dmb) ||
 	    !dibs_rdma_mr_covers(mr, addr, len)) {
 		dibs_rdma_mr_put(mr);
 		return NULL;
@@ -151,7 +151,7 @@ struct ib_mr *dibs_rdma_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 		rc = -ENOMEM;
 		goto err_free;
 	}
-	if (access & DIBS_RDMA_REMOTE_ACCESS) {
+	if ((access & DIBS_RDMA_REMOTE_ACCESS) && ddev->lends) {
 		mr->dmb.cpu_addr = mr->vaddr;
 		mr->dmb.dmb_len = length;
 		rc = dibs_register_dmb(ddev->dibs, &mr->dmb, &dibs_rdma_client);

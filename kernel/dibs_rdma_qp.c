@@ -65,6 +65,7 @@ void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp)
 	lockdep_assert_held(&qp->rq_lock);
 	WRITE_ONCE(qp->state, IB_QPS_ERR);
 	dibs_rdma_flush_rq(qp);
+	dibs_rdma_resp_reset(qp);
 }
 
 void dibs_rdma_qp_error(struct dibs_rdma_qp *qp)
@@ -72,6 +73,22 @@ void dibs_rdma_qp_error(struct dibs_rdma_qp *qp)
 	mutex_lock(&qp->rq_lock);
 	dibs_rdma_qp_error_locked(qp);
 	mutex_unlock(&qp->rq_lock);
+}
+
+/* The connection is lost (the peer is gone): error state and an async event. */
+void dibs_rdma_qp_fatal(struct dibs_rdma_qp *qp)
+{
+	struct ib_event ev = {
+		.device = qp->ibqp.device,
+		.element.qp = &qp->ibqp,
+		.event = IB_EVENT_QP_FATAL,
+	};
+
+	if (READ_ONCE(qp->state) == IB_QPS_ERR)
+		return;
+	dibs_rdma_qp_error(qp);
+	if (qp->ibqp.event_handler)
+		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
 }
 
 int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
@@ -101,12 +118,13 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	init_completion(&qp->released);
 	mutex_init(&qp->sq_lock);
 	mutex_init(&qp->rq_lock);
+	dibs_rdma_fabric_init_qp(qp);
 	qp->state = IB_QPS_RESET;
 	qp->sig_all = attr->sq_sig_type == IB_SIGNAL_ALL_WR;
 	qp->cap = *cap;
 
 	qp->rq = kvcalloc(cap->max_recv_wr, sizeof(*qp->rq), GFP_KERNEL);
-	qp->tx_slot = kmalloc(sizeof(*qp->tx_slot), GFP_KERNEL);
+	qp->tx_slot = kzalloc(sizeof(*qp->tx_slot), GFP_KERNEL);
 	qp->wqe_ctx = dibs_rdma_wqe_ctx_alloc();
 	if (!qp->rq || !qp->tx_slot || !qp->wqe_ctx) {
 		rc = -ENOMEM;
@@ -159,6 +177,7 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	wait_for_completion(&qp->released);
 
 	dibs_rdma_detach_peer(qp);
+	dibs_rdma_resp_reset(qp);
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
 	kfree(qp->wqe_ctx);
 	kfree(qp->tx_slot);
@@ -172,10 +191,14 @@ static void dibs_rdma_qp_reset(struct dibs_rdma_qp *qp)
 	u64 gen = qp->ring->gen;
 
 	dibs_rdma_detach_peer(qp);
+	dibs_rdma_fabric_reset_qp(qp);
+	dibs_rdma_resp_reset(qp);
+	WRITE_ONCE(qp->reply_tok, 0);
 	qp->rq_head = 0;
 	qp->rq_count = 0;
 	qp->rx_off = 0;
 	qp->ring_cons = 0;
+	qp->ring_served = 0;
 	memset(qp->ring, 0, sizeof(*qp->ring));
 	/* a sender still attached notices and starts over at slot 0 */
 	smp_store_release(&qp->ring->gen, gen + 1);

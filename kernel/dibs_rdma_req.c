@@ -2,16 +2,20 @@
 /*
  * dibs_rdma: the requester - post_send.
  *
- * Work requests execute synchronously in the caller's context, in order:
+ * Work requests execute synchronously in the caller's context, in order.
+ * To a direct peer (dibs_rdma_fabric.h):
  *   RDMA WRITE		dibs move_data() into the target MR's DMB
  *   RDMA READ, atomics	attach_dmb() of the target MR's DMB, copy or atomic
  *			op on it, detach_dmb()
+ * To a placed peer, RDMA WRITE, READ and atomics are requests in the peer
+ * QP's receive ring, and the WR completes when the owner's answer arrives in
+ * our ring (dibs_rdma_wire.h, "Requests"). To both:
  *   SEND, WRITE_WITH_IMM	slots in the peer QP's receive ring + signal
- * The peer is reached through the fabric (dibs_rdma_fabric.h): its
- * responder checks that its QP is connected back to us and, for RDMA and
- * atomics, that the target MR belongs to that QP's PD, allows the access and
- * covers the range, and answers with the DMB token to use. A failed check
- * completes the WR with an error, moves the QP to the error state and
+ * The peer is reached through the fabric: its responder checks that its QP
+ * is connected back to us and, for RDMA and atomics, that the target MR
+ * belongs to that QP's PD, allows the access and covers the range - in
+ * answer to a target request, or when it serves a placed request. A failed
+ * check completes the WR with an error, moves the QP to the error state and
  * flushes what follows; nothing is written.
  */
 #include <linux/delay.h>
@@ -115,89 +119,6 @@ static enum ib_wc_status dibs_rdma_resolve_local(struct dibs_rdma_wqe_ctx *c,
 	return IB_WC_SUCCESS;
 }
 
-static enum ib_wc_status dibs_rdma_write(struct dibs_rdma_wqe_ctx *c)
-{
-	const struct ib_rdma_wr *wr = rdma_wr(c->wr);
-	struct dibs_rdma_target t;
-	enum ib_wc_status st;
-	u64 off;
-	int i;
-
-	st = dibs_rdma_fabric_target(&c->peer, wr->rkey, wr->remote_addr,
-				     c->total, IB_ACCESS_REMOTE_WRITE, &t);
-	if (st != IB_WC_SUCCESS)
-		return st;
-	off = t.offset;
-	for (i = 0; i < c->nsge; i++) {
-		if (dibs_move_data(c->qp->ddev->dibs, t.dmb_tok, 0, false, off,
-				   c->lsge[i].vaddr, c->lsge[i].len)) {
-			st = IB_WC_REM_ACCESS_ERR;
-			break;
-		}
-		off += c->lsge[i].len;
-	}
-	dibs_rdma_fabric_target_done(&t);
-	return st;
-}
-
-/* READ and atomics: map the target DMB, work on it, unmap. */
-static enum ib_wc_status dibs_rdma_read_atomic(struct dibs_rdma_wqe_ctx *c)
-{
-	const struct ib_send_wr *wr = c->wr;
-	bool atomic = wr->opcode != IB_WR_RDMA_READ;
-	struct dibs_rdma_target t;
-	struct dibs_dmb map = {};
-	enum ib_wc_status st;
-	u64 raddr, orig;
-	u32 rkey;
-	void *p;
-	int i;
-
-	if (atomic) {
-		raddr = atomic_wr(wr)->remote_addr;
-		rkey = atomic_wr(wr)->rkey;
-		if (c->total != sizeof(u64) || c->nsge != 1)
-			return IB_WC_LOC_LEN_ERR;
-		if (raddr % sizeof(u64))
-			return IB_WC_REM_INV_REQ_ERR;
-	} else {
-		raddr = rdma_wr(wr)->remote_addr;
-		rkey = rdma_wr(wr)->rkey;
-	}
-	st = dibs_rdma_fabric_target(&c->peer, rkey, raddr, c->total,
-				     atomic ? IB_ACCESS_REMOTE_ATOMIC :
-					      IB_ACCESS_REMOTE_READ, &t);
-	if (st != IB_WC_SUCCESS)
-		return st;
-	if (!c->total)
-		goto out;
-
-	map.dmb_tok = t.dmb_tok;
-	if (dibs_attach_dmb(c->qp->ddev->dibs, &map)) {
-		st = IB_WC_REM_ACCESS_ERR;
-		goto out;
-	}
-	p = map.cpu_addr + t.offset;
-	if (wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP) {
-		orig = cmpxchg64((u64 *)p, atomic_wr(wr)->compare_add,
-				 atomic_wr(wr)->swap);
-		memcpy(c->lsge[0].vaddr, &orig, sizeof(orig));
-	} else if (wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD) {
-		orig = atomic64_fetch_add(atomic_wr(wr)->compare_add,
-					  (atomic64_t *)p);
-		memcpy(c->lsge[0].vaddr, &orig, sizeof(orig));
-	} else {
-		for (i = 0; i < c->nsge; i++) {
-			memcpy(c->lsge[i].vaddr, p, c->lsge[i].len);
-			p += c->lsge[i].len;
-		}
-	}
-	dibs_detach_dmb(c->qp->ddev->dibs, map.dmb_tok);
-out:
-	dibs_rdma_fabric_target_done(&t);
-	return st;
-}
-
 /*
  * The first free slot of a ring: after the receiver's consumer index, past
  * the messages still waiting (their slots carry the expected sequence).
@@ -271,62 +192,297 @@ static enum ib_wc_status dibs_rdma_put_slot(struct dibs_rdma_wqe_ctx *c,
 	return IB_WC_SUCCESS;
 }
 
-static enum ib_wc_status dibs_rdma_send(struct dibs_rdma_wqe_ctx *c)
+static enum ib_wc_status dibs_rdma_direct_write(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_rdma_wr *wr = rdma_wr(c->wr);
+	struct dibs_rdma_target t;
+	enum ib_wc_status st;
+	u64 off;
+	int i;
+
+	st = dibs_rdma_fabric_target(&c->peer, wr->rkey, wr->remote_addr,
+				     c->total, IB_ACCESS_REMOTE_WRITE, &t);
+	if (st != IB_WC_SUCCESS)
+		return st;
+	off = t.offset;
+	for (i = 0; i < c->nsge; i++) {
+		if (dibs_move_data(c->qp->ddev->dibs, t.dmb_tok, 0, false, off,
+				   c->lsge[i].vaddr, c->lsge[i].len)) {
+			st = IB_WC_REM_ACCESS_ERR;
+			break;
+		}
+		off += c->lsge[i].len;
+	}
+	dibs_rdma_fabric_target_done(&t);
+	return st;
+}
+
+/* READ and atomics to a direct peer: map the target DMB, work on it, unmap. */
+static enum ib_wc_status dibs_rdma_direct_read_atomic(struct dibs_rdma_wqe_ctx *c,
+						      u32 rkey, u64 raddr)
 {
 	const struct ib_send_wr *wr = c->wr;
+	bool atomic = wr->opcode != IB_WR_RDMA_READ;
+	struct dibs_rdma_target t;
+	struct dibs_dmb map = {};
+	enum ib_wc_status st;
+	u64 orig;
+	void *p;
+	int i;
+
+	st = dibs_rdma_fabric_target(&c->peer, rkey, raddr, c->total,
+				     atomic ? IB_ACCESS_REMOTE_ATOMIC :
+					      IB_ACCESS_REMOTE_READ, &t);
+	if (st != IB_WC_SUCCESS)
+		return st;
+	if (!c->total)
+		goto out;
+
+	map.dmb_tok = t.dmb_tok;
+	if (dibs_attach_dmb(c->qp->ddev->dibs, &map)) {
+		st = IB_WC_REM_ACCESS_ERR;
+		goto out;
+	}
+	p = map.cpu_addr + t.offset;
+	if (wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP) {
+		orig = cmpxchg64((u64 *)p, atomic_wr(wr)->compare_add,
+				 atomic_wr(wr)->swap);
+		memcpy(c->lsge[0].vaddr, &orig, sizeof(orig));
+	} else if (wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD) {
+		orig = atomic64_fetch_add(atomic_wr(wr)->compare_add,
+					  (atomic64_t *)p);
+		memcpy(c->lsge[0].vaddr, &orig, sizeof(orig));
+	} else {
+		for (i = 0; i < c->nsge; i++) {
+			memcpy(c->lsge[i].vaddr, p, c->lsge[i].len);
+			p += c->lsge[i].len;
+		}
+	}
+	dibs_detach_dmb(c->qp->ddev->dibs, map.dmb_tok);
+out:
+	dibs_rdma_fabric_target_done(&t);
+	return st;
+}
+
+/* Start a new message in the bounce slot: its header, nothing else. */
+static struct dibs_rdma_slot *dibs_rdma_msg_start(struct dibs_rdma_wqe_ctx *c,
+						  u32 opcode)
+{
 	struct dibs_rdma_slot *slot = c->qp->tx_slot;
-	enum ib_wc_status st = IB_WC_SUCCESS;
-	bool imm = wr->opcode == IB_WR_SEND_WITH_IMM ||
-		   wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM;
-	u64 left = c->total;
+
+	memset(&slot->hdr, 0, sizeof(slot->hdr));
+	slot->hdr.opcode = opcode;
+	slot->hdr.total = c->total;
+	slot->hdr.src_qpn = c->qp->ibqp.qp_num;
+	slot->hdr.slid = c->qp->ddev->lid;
+	slot->hdr.flags = DIBS_RDMA_SLOT_FIRST;
+	return slot;
+}
+
+/*
+ * Send the message started in the bounce slot: with @data, the WR's local
+ * data in as many slots as it takes; the last slot gets @last_flags.
+ */
+static enum ib_wc_status dibs_rdma_put_msg(struct dibs_rdma_wqe_ctx *c,
+					   bool data, u32 last_flags)
+{
+	struct dibs_rdma_slot *slot = c->qp->tx_slot;
+	u64 left = data ? c->total : 0;
+	enum ib_wc_status st;
 	u32 sge_off = 0;
 	int i = 0;
 
-	if (wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM) {
-		st = dibs_rdma_write(c);
-		if (st != IB_WC_SUCCESS)
-			return st;
-		left = 0;
-	}
 	if (dibs_rdma_attach_peer(c))
 		return IB_WC_RETRY_EXC_ERR;
-
-	slot->hdr.opcode = wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM ?
-			   DIBS_RDMA_MSG_WRITE_IMM : DIBS_RDMA_MSG_SEND;
-	slot->hdr.total = c->total;
-	slot->hdr.imm = imm ? (__force u32)wr->ex.imm_data : 0;
-	slot->hdr.src_qpn = c->qp->ibqp.qp_num;
-	slot->hdr.slid = c->qp->ddev->lid;
-	slot->hdr.flags = DIBS_RDMA_SLOT_FIRST | (imm ? DIBS_RDMA_SLOT_IMM : 0);
 	do {
 		u32 len = 0;
 
-		if (slot->hdr.opcode == DIBS_RDMA_MSG_SEND) {
-			/* gather the next slot's worth from the local SGEs */
-			while (len < DIBS_RDMA_SLOT_DATA && i < c->nsge) {
-				u32 n = min_t(u32, DIBS_RDMA_SLOT_DATA - len,
-					      c->lsge[i].len - sge_off);
+		/* gather the next slot's worth from the local SGEs */
+		while (data && len < DIBS_RDMA_SLOT_DATA && i < c->nsge) {
+			u32 n = min_t(u32, DIBS_RDMA_SLOT_DATA - len,
+				      c->lsge[i].len - sge_off);
 
-				memcpy(slot->data + len, c->lsge[i].vaddr + sge_off, n);
-				len += n;
-				sge_off += n;
-				if (sge_off == c->lsge[i].len) {
-					i++;
-					sge_off = 0;
-				}
+			memcpy(slot->data + len, c->lsge[i].vaddr + sge_off, n);
+			len += n;
+			sge_off += n;
+			if (sge_off == c->lsge[i].len) {
+				i++;
+				sge_off = 0;
 			}
 		}
 		left -= len;
 		slot->hdr.len = len;
-		if (!left) {
-			slot->hdr.flags |= DIBS_RDMA_SLOT_LAST;
-			if (wr->send_flags & IB_SEND_SOLICITED)
-				slot->hdr.flags |= DIBS_RDMA_SLOT_SOLICITED;
-		}
+		if (!left)
+			slot->hdr.flags |= DIBS_RDMA_SLOT_LAST | last_flags;
 		st = dibs_rdma_put_slot(c, slot, len);
 		slot->hdr.flags &= ~DIBS_RDMA_SLOT_FIRST;
 	} while (st == IB_WC_SUCCESS && left);
 	return st;
+}
+
+/*
+ * Wait for the placed peer's answer to request @id in our ring. The peer
+ * wrote it: only statuses the protocol answers with are taken.
+ */
+static enum ib_wc_status dibs_rdma_wait_answer(struct dibs_rdma_qp *qp, u64 id,
+					       struct dibs_rdma_resp *r)
+{
+	unsigned long deadline = jiffies +
+				 msecs_to_jiffies(DIBS_RDMA_ANSWER_TIMEOUT_MS);
+	struct dibs_rdma_resp *ans = &qp->ring->resp;
+
+	while (READ_ONCE(ans->id) != id) {
+		if (READ_ONCE(qp->state) == IB_QPS_ERR ||
+		    time_after(jiffies, deadline))
+			return IB_WC_RETRY_EXC_ERR;
+		usleep_range(10, 50);
+	}
+	/* the fields were written before the id */
+	smp_rmb();
+	r->status = READ_ONCE(ans->status);
+	r->len = READ_ONCE(ans->len);
+	r->orig = READ_ONCE(ans->orig);
+	switch (r->status) {
+	case IB_WC_SUCCESS:
+	case IB_WC_REM_ACCESS_ERR:
+	case IB_WC_REM_INV_REQ_ERR:
+		return r->status;
+	default:
+		return IB_WC_REM_OP_ERR;
+	}
+}
+
+/* Send request @opcode for [raddr, + len) and wait for its answer. */
+static enum ib_wc_status dibs_rdma_request(struct dibs_rdma_wqe_ctx *c,
+					   u32 opcode, u32 rkey, u64 raddr,
+					   u32 len, struct dibs_rdma_resp *r)
+{
+	const struct ib_atomic_wr *awr = atomic_wr(c->wr);
+	struct dibs_rdma_slot *slot = dibs_rdma_msg_start(c, opcode);
+	enum ib_wc_status st;
+
+	slot->hdr.total = len;
+	slot->hdr.rkey = rkey;
+	slot->hdr.raddr = raddr;
+	slot->hdr.id = ++c->qp->req_id;
+	if (opcode == DIBS_RDMA_MSG_CMP_SWAP || opcode == DIBS_RDMA_MSG_FETCH_ADD) {
+		slot->hdr.compare = awr->compare_add;
+		slot->hdr.swap = awr->swap;
+	}
+	st = dibs_rdma_put_msg(c, opcode == DIBS_RDMA_MSG_WRITE, 0);
+	if (st != IB_WC_SUCCESS)
+		return st;
+	return dibs_rdma_wait_answer(c->qp, slot->hdr.id, r);
+}
+
+/* Copy @len bytes of @src to the WR's local SGEs, from byte @off of them. */
+static void dibs_rdma_scatter(struct dibs_rdma_wqe_ctx *c, u64 off,
+			      const u8 *src, u32 len)
+{
+	int i;
+
+	for (i = 0; i < c->nsge && len; i++) {
+		u32 n;
+
+		if (off >= c->lsge[i].len) {
+			off -= c->lsge[i].len;
+			continue;
+		}
+		n = min_t(u64, len, c->lsge[i].len - off);
+		memcpy(c->lsge[i].vaddr + off, src, n);
+		src += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+/* READ from a placed peer: answered in pieces of DIBS_RDMA_RESP_DATA. */
+static enum ib_wc_status dibs_rdma_placed_read(struct dibs_rdma_wqe_ctx *c,
+					       u32 rkey, u64 raddr)
+{
+	struct dibs_rdma_resp r;
+	enum ib_wc_status st;
+	u64 done = 0;
+
+	do {
+		u32 n = min_t(u64, c->total - done, DIBS_RDMA_RESP_DATA);
+
+		st = dibs_rdma_request(c, DIBS_RDMA_MSG_READ, rkey, raddr + done,
+				       n, &r);
+		if (st == IB_WC_SUCCESS && r.len != n)
+			st = IB_WC_REM_OP_ERR;
+		if (st != IB_WC_SUCCESS)
+			return st;
+		dibs_rdma_scatter(c, done, c->qp->ring->resp_data, n);
+		done += n;
+	} while (done < c->total);
+	return IB_WC_SUCCESS;
+}
+
+static enum ib_wc_status dibs_rdma_write(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_rdma_wr *wr = rdma_wr(c->wr);
+	struct dibs_rdma_resp r;
+
+	if (!c->peer.placed)
+		return dibs_rdma_direct_write(c);
+	return dibs_rdma_request(c, DIBS_RDMA_MSG_WRITE, wr->rkey,
+				 wr->remote_addr, c->total, &r);
+}
+
+static enum ib_wc_status dibs_rdma_read_atomic(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_send_wr *wr = c->wr;
+	struct dibs_rdma_resp r;
+	enum ib_wc_status st;
+	u64 raddr;
+	u32 rkey;
+
+	if (wr->opcode == IB_WR_RDMA_READ) {
+		raddr = rdma_wr(wr)->remote_addr;
+		rkey = rdma_wr(wr)->rkey;
+		if (!c->peer.placed)
+			return dibs_rdma_direct_read_atomic(c, rkey, raddr);
+		return dibs_rdma_placed_read(c, rkey, raddr);
+	}
+	raddr = atomic_wr(wr)->remote_addr;
+	rkey = atomic_wr(wr)->rkey;
+	if (c->total != sizeof(u64) || c->nsge != 1)
+		return IB_WC_LOC_LEN_ERR;
+	if (raddr % sizeof(u64))
+		return IB_WC_REM_INV_REQ_ERR;
+	if (!c->peer.placed)
+		return dibs_rdma_direct_read_atomic(c, rkey, raddr);
+	st = dibs_rdma_request(c, wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP ?
+				  DIBS_RDMA_MSG_CMP_SWAP : DIBS_RDMA_MSG_FETCH_ADD,
+			       rkey, raddr, sizeof(u64), &r);
+	if (st == IB_WC_SUCCESS)
+		memcpy(c->lsge[0].vaddr, &r.orig, sizeof(r.orig));
+	return st;
+}
+
+static enum ib_wc_status dibs_rdma_send(struct dibs_rdma_wqe_ctx *c)
+{
+	const struct ib_send_wr *wr = c->wr;
+	bool write_imm = wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM;
+	bool imm = wr->opcode == IB_WR_SEND_WITH_IMM || write_imm;
+	struct dibs_rdma_slot *slot;
+	enum ib_wc_status st;
+
+	if (write_imm) {
+		st = dibs_rdma_write(c);
+		if (st != IB_WC_SUCCESS)
+			return st;
+	}
+	slot = dibs_rdma_msg_start(c, write_imm ? DIBS_RDMA_MSG_WRITE_IMM :
+						  DIBS_RDMA_MSG_SEND);
+	if (imm) {
+		slot->hdr.imm = (__force u32)wr->ex.imm_data;
+		slot->hdr.flags |= DIBS_RDMA_SLOT_IMM;
+	}
+	return dibs_rdma_put_msg(c, !write_imm,
+				 wr->send_flags & IB_SEND_SOLICITED ?
+				 DIBS_RDMA_SLOT_SOLICITED : 0);
 }
 
 static enum ib_wc_opcode dibs_rdma_wc_opcode(enum ib_wr_opcode op)

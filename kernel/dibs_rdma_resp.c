@@ -5,9 +5,11 @@
  * Messages (SEND, WRITE_WITH_IMM) arrive as slots in the QP's receive ring
  * (dibs_rdma_wire.h) with a dibs signal; they are drained into posted
  * receive WQEs in order, by the signal's handle_irq, by post_recv, or by a
- * poll of an empty CQ. RDMA WRITE, READ and atomics move data by DMB token
- * after the owner's checks here: dibs_rdma_resp_connect() and
- * dibs_rdma_resp_check_rkey() answer the requests of dibs_rdma_fabric.h.
+ * poll of an empty CQ. A direct peer's RDMA WRITE, READ and atomics move data
+ * by DMB token after the owner's checks here: dibs_rdma_resp_connect() and
+ * dibs_rdma_resp_check_rkey() answer the requests of dibs_rdma_fabric.h. A
+ * placed peer's arrive as requests in the ring, which the drain checks the
+ * same way, serves and answers (dibs_rdma_serve()).
  */
 #include "dibs_rdma.h"
 
@@ -28,9 +30,10 @@ enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 	state = READ_ONCE(qp->state);
 	if ((state == IB_QPS_RTR || state == IB_QPS_RTS) &&
 	    qp->dest_qpn == req->qpn &&
-	    (qp->has_grh ? !memcmp(qp->dgid.raw, req->gid, sizeof(qp->dgid.raw)) :
+	    (qp->has_grh ? !memcmp(qp->dgid.raw, req->gid->raw, sizeof(qp->dgid.raw)) :
 			   qp->dlid == req->lid)) {
 		*ring_tok = qp->ring_dmb.dmb_tok;
+		WRITE_ONCE(qp->reply_tok, req->ring_tok);
 		st = IB_WC_SUCCESS;
 	}
 	dibs_rdma_qp_put(qp);
@@ -59,6 +62,10 @@ enum ib_wc_status dibs_rdma_resp_check_rkey(struct dibs_rdma_dev *ddev, u32 qpn,
 	dibs_rdma_qp_put(qp);
 	if (!mr)
 		return IB_WC_REM_ACCESS_ERR;
+	if (!mr->has_dmb) {
+		dibs_rdma_mr_put(mr);
+		return IB_WC_REM_ACCESS_ERR;
+	}
 	t->mr = mr;
 	t->dmb_tok = mr->dmb.dmb_tok;
 	t->offset = raddr - mr->iova;
@@ -102,7 +109,172 @@ static enum ib_wc_status dibs_rdma_place(struct dibs_rdma_qp *qp,
 	return status;
 }
 
-/* Deliver complete messages from our ring to posted receives. */
+/* Forget the WRITE request being served. Caller holds rq_lock (or owns @qp). */
+void dibs_rdma_resp_reset(struct dibs_rdma_qp *qp)
+{
+	if (qp->wr_mr)
+		dibs_rdma_mr_put(qp->wr_mr);
+	qp->wr_mr = NULL;
+	qp->wr_left = 0;
+}
+
+/*
+ * Answer a request in the requester's ring: READ data, then the fields,
+ * then the id (dibs_rdma_wire.h). A requester that is gone or a token that
+ * is wrong leave the request unanswered: the requester times out.
+ */
+static void dibs_rdma_answer(struct dibs_rdma_qp *qp, u64 id,
+			     enum ib_wc_status st, const void *data, u32 len,
+			     u64 orig)
+{
+	struct dibs_dev *dibs = qp->ddev->dibs;
+	u64 tok = READ_ONCE(qp->reply_tok);
+	struct dibs_rdma_resp r = {
+		.status = st,
+		.len = len,
+		.orig = orig,
+	};
+	unsigned int off = offsetof(struct dibs_rdma_ring, resp);
+
+	if (!tok)
+		return;
+	if (len && dibs_move_data(dibs, tok, 0, false,
+				  offsetof(struct dibs_rdma_ring, resp_data),
+				  (void *)data, len))
+		return;
+	if (dibs_move_data(dibs, tok, 0, false, off + sizeof(r.id),
+			   (u8 *)&r + sizeof(r.id), sizeof(r) - sizeof(r.id)))
+		return;
+	/* the requester reads the fields after it saw the id */
+	smp_wmb();
+	r.id = id;
+	dibs_move_data(dibs, tok, 0, false, off, &r.id, sizeof(r.id));
+}
+
+/* The MR a request of the connected peer may access, or NULL. */
+static struct dibs_rdma_mr *dibs_rdma_req_mr(struct dibs_rdma_qp *qp,
+					     const struct dibs_rdma_slot_hdr *h,
+					     int access)
+{
+	if (h->src_qpn != qp->dest_qpn || !(READ_ONCE(qp->access) & access))
+		return NULL;
+	return dibs_rdma_mr_check(qp->ddev, qp->ibqp.pd, h->rkey, access,
+				  h->raddr, h->total);
+}
+
+/* One slot of a WRITE request: place its data, answer at its last slot. */
+static void dibs_rdma_serve_write(struct dibs_rdma_qp *qp,
+				  const struct dibs_rdma_slot_hdr *h,
+				  const u8 *data)
+{
+	u32 len = h->len;
+
+	if (h->flags & DIBS_RDMA_SLOT_FIRST) {
+		dibs_rdma_resp_reset(qp);
+		qp->wr_mr = dibs_rdma_req_mr(qp, h, IB_ACCESS_REMOTE_WRITE);
+		qp->wr_status = qp->wr_mr ? IB_WC_SUCCESS : IB_WC_REM_ACCESS_ERR;
+		qp->wr_addr = h->raddr;
+		qp->wr_left = h->total;
+	} else if (!qp->wr_mr && qp->wr_status == IB_WC_SUCCESS) {
+		qp->wr_status = IB_WC_REM_INV_REQ_ERR;	/* no FIRST slot */
+	}
+	if (qp->wr_status == IB_WC_SUCCESS) {
+		/* the range was checked for all of wr_left at the first slot */
+		if (len > DIBS_RDMA_SLOT_DATA || len > qp->wr_left) {
+			qp->wr_status = IB_WC_REM_INV_REQ_ERR;
+		} else {
+			memcpy(qp->wr_mr->vaddr + (qp->wr_addr - qp->wr_mr->iova),
+			       data, len);
+			qp->wr_addr += len;
+			qp->wr_left -= len;
+		}
+	}
+	if (!(h->flags & DIBS_RDMA_SLOT_LAST))
+		return;
+	if (qp->wr_status == IB_WC_SUCCESS && qp->wr_left)
+		qp->wr_status = IB_WC_REM_INV_REQ_ERR;	/* short */
+	dibs_rdma_answer(qp, h->id, qp->wr_status, NULL, 0, 0);
+	dibs_rdma_resp_reset(qp);
+}
+
+/* A READ or atomic request: one slot, served and answered at once. */
+static void dibs_rdma_serve_read_atomic(struct dibs_rdma_qp *qp,
+					const struct dibs_rdma_slot_hdr *h)
+{
+	bool read = h->opcode == DIBS_RDMA_MSG_READ;
+	struct dibs_rdma_mr *mr;
+	u64 orig = 0;
+	void *p;
+
+	if (read ? h->total > DIBS_RDMA_RESP_DATA :
+		   h->total != sizeof(u64) || h->raddr % sizeof(u64)) {
+		dibs_rdma_answer(qp, h->id, IB_WC_REM_INV_REQ_ERR, NULL, 0, 0);
+		return;
+	}
+	mr = dibs_rdma_req_mr(qp, h, read ? IB_ACCESS_REMOTE_READ :
+					    IB_ACCESS_REMOTE_ATOMIC);
+	if (!mr) {
+		dibs_rdma_answer(qp, h->id, IB_WC_REM_ACCESS_ERR, NULL, 0, 0);
+		return;
+	}
+	p = mr->vaddr + (h->raddr - mr->iova);
+	if (read) {
+		dibs_rdma_answer(qp, h->id, IB_WC_SUCCESS, p, h->total, 0);
+	} else {
+		if (h->opcode == DIBS_RDMA_MSG_CMP_SWAP)
+			orig = cmpxchg64((u64 *)p, h->compare, h->swap);
+		else
+			orig = atomic64_fetch_add(h->compare, (atomic64_t *)p);
+		dibs_rdma_answer(qp, h->id, IB_WC_SUCCESS, NULL, 0, orig);
+	}
+	dibs_rdma_mr_put(mr);
+}
+
+static bool dibs_rdma_is_request(u32 opcode)
+{
+	return opcode >= DIBS_RDMA_MSG_WRITE && opcode <= DIBS_RDMA_MSG_FETCH_ADD;
+}
+
+/* Serve the request in the slot with index @idx, if it was not served yet. */
+static void dibs_rdma_serve(struct dibs_rdma_qp *qp, u64 idx,
+			    const struct dibs_rdma_slot_hdr *h,
+			    const struct dibs_rdma_slot *slot)
+{
+	if (idx < qp->ring_served)
+		return;
+	if (h->opcode == DIBS_RDMA_MSG_WRITE)
+		dibs_rdma_serve_write(qp, h, slot->data);
+	else
+		dibs_rdma_serve_read_atomic(qp, h);
+	qp->ring_served = idx + 1;
+}
+
+/*
+ * The message at the head of the ring waits for a receive WQE: serve the
+ * requests queued behind it now, as a direct peer's RDMA lands at once, and
+ * consume them later in ring order. SENDs that completed at the requester
+ * are accepted; the requests after them must not wait for the receiver.
+ */
+static void dibs_rdma_serve_ahead(struct dibs_rdma_qp *qp)
+{
+	u64 idx = max(qp->ring_served, qp->ring_cons + 1);
+
+	for (; idx - qp->ring_cons < DIBS_RDMA_RING_SLOTS; idx++) {
+		struct dibs_rdma_slot *slot =
+			&qp->ring->slots[idx % DIBS_RDMA_RING_SLOTS];
+		struct dibs_rdma_slot_hdr h;
+
+		if (READ_ONCE(slot->hdr.seq) != idx + 1)
+			break;
+		/* the slot's body was written before its seq */
+		smp_rmb();
+		memcpy(&h, &slot->hdr, sizeof(h));
+		if (dibs_rdma_is_request(h.opcode))
+			dibs_rdma_serve(qp, idx, &h, slot);
+	}
+}
+
+/* Deliver complete messages from our ring to posted receives, serve requests. */
 static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 {
 	struct dibs_rdma_ring *ring = qp->ring;
@@ -110,50 +282,63 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 	lockdep_assert_held(&qp->rq_lock);
 	while (qp->state == IB_QPS_RTR || qp->state == IB_QPS_RTS) {
 		struct dibs_rdma_slot *slot;
+		struct dibs_rdma_slot_hdr h;
 		struct dibs_rdma_recv_wqe *wqe;
 		struct ib_wc wc = {};
 		enum ib_wc_status status;
-		u32 flags;
 
 		slot = &ring->slots[qp->ring_cons % DIBS_RDMA_RING_SLOTS];
 		if (READ_ONCE(slot->hdr.seq) != qp->ring_cons + 1)
 			break;
 		/* the slot's body was written before its seq */
 		smp_rmb();
-		if (!qp->rq_count)
-			break;	/* waits for post_recv (receiver not ready) */
+		/* one copy: the peer may rewrite the slot while we look at it */
+		memcpy(&h, &slot->hdr, sizeof(h));
+		if (dibs_rdma_is_request(h.opcode)) {
+			dibs_rdma_serve(qp, qp->ring_cons, &h, slot);
+			qp->ring_cons++;
+			/* pairs with the sender's smp_load_acquire() of cons */
+			smp_store_release(&ring->cons, qp->ring_cons);
+			continue;
+		}
+		if (!qp->rq_count) {
+			/* the message waits for post_recv (receiver not ready) */
+			dibs_rdma_serve_ahead(qp);
+			break;
+		}
 		wqe = &qp->rq[qp->rq_head];
-		flags = slot->hdr.flags;
 		status = IB_WC_SUCCESS;
-		if (slot->hdr.opcode == DIBS_RDMA_MSG_SEND)
+		if (h.opcode == DIBS_RDMA_MSG_SEND)
 			status = dibs_rdma_place(qp, wqe, qp->rx_off, slot->data,
-						 min_t(u32, slot->hdr.len,
+						 min_t(u32, h.len,
 						       DIBS_RDMA_SLOT_DATA));
-		qp->rx_off += slot->hdr.len;
+		else if (h.opcode != DIBS_RDMA_MSG_WRITE_IMM)
+			status = IB_WC_REM_INV_REQ_ERR;
+		qp->rx_off += h.len;
 		qp->ring_cons++;
 		/* tell the sender the slot is free */
 		smp_store_release(&ring->cons, qp->ring_cons);
-		if (!(flags & DIBS_RDMA_SLOT_LAST) && status == IB_WC_SUCCESS)
+		if (!(h.flags & DIBS_RDMA_SLOT_LAST) && status == IB_WC_SUCCESS)
 			continue;
 
 		wc.wr_id = wqe->wr_id;
 		wc.status = status;
-		wc.opcode = slot->hdr.opcode == DIBS_RDMA_MSG_SEND ?
-			    IB_WC_RECV : IB_WC_RECV_RDMA_WITH_IMM;
-		wc.byte_len = slot->hdr.total;
+		wc.opcode = h.opcode == DIBS_RDMA_MSG_WRITE_IMM ?
+			    IB_WC_RECV_RDMA_WITH_IMM : IB_WC_RECV;
+		wc.byte_len = h.total;
 		wc.qp = &qp->ibqp;
-		wc.src_qp = slot->hdr.src_qpn;
-		wc.slid = slot->hdr.slid;
+		wc.src_qp = h.src_qpn;
+		wc.slid = h.slid;
 		wc.port_num = 1;
-		if (flags & DIBS_RDMA_SLOT_IMM) {
+		if (h.flags & DIBS_RDMA_SLOT_IMM) {
 			wc.wc_flags |= IB_WC_WITH_IMM;
-			wc.ex.imm_data = (__force __be32)slot->hdr.imm;
+			wc.ex.imm_data = (__force __be32)h.imm;
 		}
 		qp->rq_head = (qp->rq_head + 1) % qp->cap.max_recv_wr;
 		qp->rq_count--;
 		qp->rx_off = 0;
 		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc,
-				  flags & DIBS_RDMA_SLOT_SOLICITED);
+				  h.flags & DIBS_RDMA_SLOT_SOLICITED);
 		if (status != IB_WC_SUCCESS)
 			dibs_rdma_qp_error_locked(qp);
 	}

@@ -92,8 +92,7 @@ int dibs_rdma_query_gid(struct ib_device *ibdev, u32 port, int index,
 
 	if (index != 0)
 		return -EINVAL;
-	BUILD_BUG_ON(sizeof(gid->raw) != sizeof(ddev->dibs->gid.b));
-	memcpy(gid->raw, ddev->dibs->gid.b, sizeof(gid->raw));
+	*gid = ddev->gid;
 	return 0;
 }
 

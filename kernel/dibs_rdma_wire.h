@@ -14,28 +14,51 @@
  * Receive ring
  * ------------
  * Every RC QP owns one DMB on its dibs device: a ring of DIBS_RDMA_RING_SLOTS
- * slots that its connected peer fills with SEND and WRITE_WITH_IMM messages
- * (move_data with the signal flag). The owner's responder drains it into
- * posted receive WQEs, in order; a message waits in the ring until a receive
- * is posted. The consumer index lives in the ring header, and the sender
- * reads it through attach_dmb() to know how much room is left.
+ * slots that its connected peer fills with messages (move_data with the
+ * signal flag). The owner's responder drains it in order. SEND and
+ * WRITE_WITH_IMM are delivered into posted receive WQEs; a message waits in
+ * the ring until a receive is posted. The consumer index lives in the ring
+ * header, and the sender reads it through attach_dmb() to know how much room
+ * is left.
  *
  * A slot is written in two move_data() calls: everything after @seq, then
  * @seq with the signal flag, so a slot whose @seq matches is complete.
+ *
+ * Requests (placed mode)
+ * ----------------------
+ * Where the peer's memory regions are not DMBs the requester can move data
+ * into (the peer is another kernel, or the device cannot lend memory), RDMA
+ * WRITE, READ and atomics are requests in the same ring, and the owner's
+ * responder checks them against its own tables and places the data itself:
+ *
+ *   DIBS_RDMA_MSG_WRITE	slots carrying the data for [raddr, + total)
+ *   DIBS_RDMA_MSG_READ		[raddr, + total), total <= DIBS_RDMA_RESP_DATA
+ *   DIBS_RDMA_MSG_CMP_SWAP, DIBS_RDMA_MSG_FETCH_ADD	8 bytes at raddr
+ *
+ * The last slot of a request is answered in the requester's own ring: READ
+ * data into @resp_data, then the fields of @resp after @id, then @id, the
+ * request's @id echoed. The requester waits for that answer; its status is
+ * the requester's completion status. Requests are served in ring order, so
+ * a WRITE then a SEND arrive in that order.
  */
 #define DIBS_RDMA_RING_SLOTS	64
 #define DIBS_RDMA_SLOT_SIZE	4096
+#define DIBS_RDMA_RESP_DATA	65536
 
 struct dibs_rdma_slot_hdr {
 	u64 seq;	/* producer sequence number of this slot, + 1 */
 	u32 opcode;	/* DIBS_RDMA_MSG_* */
 	u32 len;	/* payload bytes in this slot */
-	u32 total;	/* message length, or the RDMA write's length */
+	u32 total;	/* message length, or the RDMA operation's length */
 	u32 imm;	/* immediate data, network order */
 	u32 flags;	/* DIBS_RDMA_SLOT_* */
 	u32 src_qpn;
 	u32 slid;	/* the sender's LID */
-	u32 pad;
+	u32 rkey;	/* requests */
+	u64 raddr;	/* requests: the first byte addressed */
+	u64 id;		/* requests: echoed in the answer */
+	u64 compare;	/* CMP_SWAP: compare; FETCH_ADD: add */
+	u64 swap;	/* CMP_SWAP */
 };
 
 #define DIBS_RDMA_SLOT_DATA	(DIBS_RDMA_SLOT_SIZE - sizeof(struct dibs_rdma_slot_hdr))
@@ -43,6 +66,10 @@ struct dibs_rdma_slot_hdr {
 /* message kinds (slot_hdr.opcode) */
 #define DIBS_RDMA_MSG_SEND	1
 #define DIBS_RDMA_MSG_WRITE_IMM	2
+#define DIBS_RDMA_MSG_WRITE	3
+#define DIBS_RDMA_MSG_READ	4
+#define DIBS_RDMA_MSG_CMP_SWAP	5
+#define DIBS_RDMA_MSG_FETCH_ADD	6
 
 /* slot_hdr.flags */
 #define DIBS_RDMA_SLOT_FIRST	BIT(0)
@@ -55,15 +82,59 @@ struct dibs_rdma_slot {
 	u8 data[DIBS_RDMA_SLOT_DATA];
 };
 
+/* The answer to a request, written by the peer into the requester's ring. */
+struct dibs_rdma_resp {
+	u64 id;		/* the request answered; written last */
+	u32 status;	/* enum ib_wc_status */
+	u32 len;	/* READ: bytes in resp_data */
+	u64 orig;	/* atomics: the value before the operation */
+	u64 pad[5];
+};
+
 struct dibs_rdma_ring {
 	/* slots consumed by the owner; read by the sender */
 	u64 cons;
 	/* bumped by the owner when its QP is reset: senders start over */
 	u64 gen;
 	u64 pad[6];
+	/* written by the peer: the answer to our last request */
+	struct dibs_rdma_resp resp;
 	struct dibs_rdma_slot slots[DIBS_RDMA_RING_SLOTS];
+	u8 resp_data[DIBS_RDMA_RESP_DATA];
 };
 
 static_assert(sizeof(struct dibs_rdma_slot) == DIBS_RDMA_SLOT_SIZE);
+static_assert(sizeof(struct dibs_rdma_resp) == 64);
+
+/*
+ * Connect events
+ * --------------
+ * A requester whose peer is another kernel learns the peer QP's ring token
+ * with a dibs event (signal_event) to the peer's GID, and the peer answers
+ * the same way. The 32-bit event code carries a marker, the kind and both
+ * QP numbers; the 64-bit info carries a ring token:
+ *
+ *   CONNECT  dqpn = the peer's QP, sqpn = ours, info = our ring's token
+ *   ACCEPT   dqpn = the QP that asked, sqpn = the answering QP, info = its
+ *            ring's token
+ *   REFUSE   the same, info = 0: no such QP, or not connected back
+ *
+ * Codes without the marker belong to other clients (SMC-D uses 1 and 2).
+ */
+#define DIBS_RDMA_EV_MARK	0xd1U
+#define DIBS_RDMA_EV_CONNECT	1U
+#define DIBS_RDMA_EV_ACCEPT	2U
+#define DIBS_RDMA_EV_REFUSE	3U
+#define DIBS_RDMA_EV_QPN_BITS	11
+#define DIBS_RDMA_EV_QPN_MASK	(BIT(DIBS_RDMA_EV_QPN_BITS) - 1)
+#define DIBS_RDMA_EV_CODE(kind, dqpn, sqpn) \
+	(DIBS_RDMA_EV_MARK << 24 | (kind) << 22 | \
+	 ((dqpn) & DIBS_RDMA_EV_QPN_MASK) << DIBS_RDMA_EV_QPN_BITS | \
+	 ((sqpn) & DIBS_RDMA_EV_QPN_MASK))
+#define DIBS_RDMA_EV_IS_OURS(code)	((code) >> 24 == DIBS_RDMA_EV_MARK)
+#define DIBS_RDMA_EV_KIND(code)		(((code) >> 22) & 3)
+#define DIBS_RDMA_EV_DQPN(code) \
+	(((code) >> DIBS_RDMA_EV_QPN_BITS) & DIBS_RDMA_EV_QPN_MASK)
+#define DIBS_RDMA_EV_SQPN(code)		((code) & DIBS_RDMA_EV_QPN_MASK)
 
 #endif /* _DIBS_RDMA_WIRE_H */

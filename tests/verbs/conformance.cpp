@@ -217,7 +217,15 @@ ibv_wc post_and_complete(ibv_qp& qp, ibv_cq& cq, ibv_send_wr wr, ibv_wc_status s
     return wc;
 }
 
-lo0_device::lo0_device() : ctx(open_device(lo0)), pd(alloc_pd(*ctx)) {}
+std::string_view dut() {
+    static const std::string name = [] {
+        const char* env = std::getenv("VERBS_CONFORMANCE_DEVICE"); // NOLINT(*-mt-unsafe)
+        return std::string(env != nullptr && *env != '\0' ? env : lo0);
+    }();
+    return name;
+}
+
+lo0_device::lo0_device() : ctx(open_device(dut())), pd(alloc_pd(*ctx)) {}
 
 rc_pair_options lo0_pair::options() {
     rc_pair_options opts;

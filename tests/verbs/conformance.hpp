@@ -34,6 +34,12 @@ inline constexpr std::string_view lo0 = "dibs_lo0"; ///< fabric 0xffff: reaches 
 inline constexpr std::string_view lo1 = "dibs_lo1"; ///< fabric 0x10, with dibs_lo2
 inline constexpr std::string_view lo2 = "dibs_lo2"; ///< fabric 0x10, with dibs_lo1
 
+/// The device of the one-device fixtures (lo0_device, lo0_pair) and of the data, errors and
+/// fuzz suites: $VERBS_CONFORMANCE_DEVICE, else dibs_lo0. run-conformance.sh --device runs those
+/// suites on another device (the cross-VM device, whose peers are placed: the owner serves
+/// RDMA requests itself); the other suites know dibs_loopback and always name lo0.
+[[nodiscard]] std::string_view dut();
+
 /// How long a receive completion (produced by a kernel work item) may take to appear.
 inline constexpr std::chrono::milliseconds recv_timeout = 10s;
 /// How long to watch for something that must not happen.
@@ -122,14 +128,14 @@ ibv_wc post_and_complete(ibv_qp& qp, ibv_cq& cq, ibv_send_wr wr, ibv_wc_status s
 
 // ---- fixtures ---------------------------------------------------------------------------------
 
-/// dibs_lo0 opened, with one PD.
+/// dut() (dibs_lo0 by default) opened, with one PD.
 struct lo0_device {
     lo0_device();
     context_ptr ctx;
     pd_ptr pd;
 };
 
-/// dibs_lo0 with a connected RC pair (both ends on dibs_lo0, inline up to 256 bytes).
+/// dut() with a connected RC pair (both ends on it, inline up to 256 bytes).
 struct lo0_pair : lo0_device {
     lo0_pair();
     /// The options the pair was created with.

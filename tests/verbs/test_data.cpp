@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// verbs.conformance: the data path on one device (dibs_lo0) - suites rdma_write, rdma_read,
-// atomic and send. post_send executes synchronously: when it returns, the data is at the
-// target and the completion is in the CQ, so the requester side is checked without waiting.
-// Receive completions come from a kernel work item and are polled with a timeout. Data is a
-// random pattern, checked byte for byte over the whole target (what must not change too).
+// verbs.conformance: the data path on one device (dut(): dibs_lo0 unless VERBS_CONFORMANCE_DEVICE
+// names another) - suites rdma_write, rdma_read, atomic and send. post_send executes synchronously:
+// when it returns, the data is at the target and the completion is in the CQ, so the requester side
+// is checked without waiting. Receive completions come from a kernel work item and are polled with
+// a timeout. Data is a random pattern, checked byte for byte over the whole target (what must not
+// change too).
 #include "conformance.hpp"
 
 #include <algorithm>
@@ -24,10 +25,11 @@ namespace {
 
 namespace bdata = boost::unit_test::data;
 
-/// Payload size of one receive ring slot (4096 minus the slot header).
-constexpr std::size_t slot_data = 4096 - 32;
+/// Payload size of one receive ring slot: 4096 minus struct dibs_rdma_slot_hdr
+/// (kernel/dibs_rdma_wire.h).
+constexpr std::size_t slot_data = 4096 - 80;
 
-/// A connected pair on dibs_lo0 with two large registered buffers: `local` on the requester
+/// A connected pair on dut() with two large registered buffers: `local` on the requester
 /// side, `remote` the target (both allow everything).
 struct data_fixture : lo0_pair {
     static constexpr std::size_t size = (std::size_t{1} << 20) + std::size_t{3} * 4096;
@@ -97,7 +99,7 @@ const std::array<std::size_t, 3> offsets{0, 3, 4093};
 
 // ---- rdma_write -------------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_SUITE(rdma_write, data_fixture, *utf::precondition(devices_present{{lo0}}))
+BOOST_FIXTURE_TEST_SUITE(rdma_write, data_fixture, *utf::precondition(devices_present{{dut()}}))
 
 BOOST_DATA_TEST_CASE(sizes_and_offsets, bdata::make(sizes) * bdata::make(offsets), len, off) {
     const std::size_t loff = 4096 - off - 1;
@@ -271,7 +273,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---- rdma_read --------------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_SUITE(rdma_read, data_fixture, *utf::precondition(devices_present{{lo0}}))
+BOOST_FIXTURE_TEST_SUITE(rdma_read, data_fixture, *utf::precondition(devices_present{{dut()}}))
 
 BOOST_DATA_TEST_CASE(sizes_and_offsets, bdata::make(sizes) * bdata::make(offsets), len, off) {
     const std::size_t loff = off + 5;
@@ -325,7 +327,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---- atomic -----------------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_SUITE(atomic, data_fixture, *utf::precondition(devices_present{{lo0}}))
+BOOST_FIXTURE_TEST_SUITE(atomic, data_fixture, *utf::precondition(devices_present{{dut()}}))
 
 const std::array<std::size_t, 5> atomic_offsets{0, 8, 4088, 4096, 65536 + 8};
 
@@ -388,7 +390,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---- send -------------------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_SUITE(send, data_fixture, *utf::precondition(devices_present{{lo0}}))
+BOOST_FIXTURE_TEST_SUITE(send, data_fixture, *utf::precondition(devices_present{{dut()}}))
 
 /// Checks a receive completion of b for a message of `len` bytes from a.
 void check_recv(const ibv_wc& wc, data_fixture& f, std::size_t len, std::uint64_t wr_id) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// verbs.conformance: error handling on one device (dibs_lo0) - suites errors and fuzz.
+// verbs.conformance: error handling on one device (dut(): dibs_lo0 unless VERBS_CONFORMANCE_DEVICE
+// names another) - suites errors and fuzz.
 //
 // A failed work request completes with an error status when post_send returns, moves the
 // requester QP to the error state, writes nothing at the target (nor locally), and flushes
@@ -37,7 +38,7 @@ std::string_view state_of(ibv_qp& qp) {
     return name(query_qp_state(qp));
 }
 
-/// A connected pair on dibs_lo0 with a requester buffer `local` and a target buffer.
+/// A connected pair on dut() with a requester buffer `local` and a target buffer.
 struct error_fixture : lo0_pair {
     error_fixture() : local(*pd, 65536, all_access), target(*pd, 65536, all_access) {}
 
@@ -123,7 +124,7 @@ ibv_send_wr cmp_swap(ibv_sge& sg, std::uint64_t raddr, std::uint32_t rkey) {
 
 // ---- errors -----------------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_SUITE(errors, error_fixture, *utf::precondition(devices_present{{lo0}}))
+BOOST_FIXTURE_TEST_SUITE(errors, error_fixture, *utf::precondition(devices_present{{dut()}}))
 
 BOOST_DATA_TEST_CASE(bad_rkey, bdata::make({no_such_key, 0U}), rkey) {
     ibv_sge sg = local.sge(0, 100);
@@ -899,7 +900,7 @@ struct fuzz_fixture : lo0_device {
     unsigned failures = 0;
 };
 
-BOOST_FIXTURE_TEST_SUITE(fuzz, fuzz_fixture, *utf::precondition(devices_present{{lo0}}))
+BOOST_FIXTURE_TEST_SUITE(fuzz, fuzz_fixture, *utf::precondition(devices_present{{dut()}}))
 
 BOOST_AUTO_TEST_CASE(random_bad_work_requests) {
     constexpr std::uint64_t iterations = 10000;
@@ -910,7 +911,7 @@ BOOST_AUTO_TEST_CASE(random_bad_work_requests) {
         before.push_back(b->data);
     }
     const std::vector<std::byte> victim_before = victim.data;
-    const unsigned dmbs_before = dmbs(lo0);
+    const unsigned dmbs_before = dmbs(dut());
     for (std::uint64_t i = 0; i < iterations; ++i) {
         wr_parts p = random_parts();
         break_one(p);
@@ -927,7 +928,7 @@ BOOST_AUTO_TEST_CASE(random_bad_work_requests) {
         check_bytes(pool.at(i)->data, before.at(i), "an MR the requests aimed at");
     }
     BOOST_TEST(drain(*pair.b.cq).empty());
-    BOOST_TEST(dmbs(lo0) == dmbs_before);
+    BOOST_TEST(dmbs(dut()) == dmbs_before);
     // the pair still works
     ibv_sge sg = l_rw.sge(0, 4096);
     (void)post_and_complete(*pair.a.qp, *pair.a.cq,
