@@ -3,10 +3,14 @@
 #
 # guest-link.sh - sourced in a guest of utils/vm/vm-group --link: guest_link_up brings the
 # private link between the two guests up (virtio-net, DIBS_GUEST_ADDR/24) and waits until
-# DIBS_PEER_ADDR answers a ping (at most 60 s). Exits the shell with a message on failure.
+# DIBS_PEER_ADDR answers a ping (at most 60 s); GUEST_LINK_DEV names the interface. A link
+# that is up already (an earlier call) is kept. Exits the shell with a message on failure.
 
 guest_link_up() {
 	: "${DIBS_GUEST_ADDR:?guest-link: not in a vm-group --link guest}"
+	GUEST_LINK_DEV=$(ip -o -4 addr show 2>/dev/null |
+		awk -v a="$DIBS_GUEST_ADDR/24" '$4 == a { print $2; exit }')
+	[ -z "$GUEST_LINK_DEV" ] || return 0
 	modprobe virtio_net || { echo "guest-link: cannot load virtio_net" >&2; exit 1; }
 	i=0
 	while :; do

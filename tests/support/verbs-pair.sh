@@ -5,38 +5,132 @@
 # pair (perftest's ib_*_bw / ib_*_lat, or ibv_rc_pingpong) over dibs_lo0
 # inside the VM, and check the figures it reports.
 #
-# Loads ib_uverbs, dibs, dibs_loopback and dibs_rdma; PROVIDER is the build
-# tree's provider for RDMAV_DRIVERS. Server and client run on the same device
-# and exchange their addresses over TCP on 127.0.0.1. Fails if either side
-# fails or times out, or if a bandwidth/latency figure is missing or zero.
+# Loads ib_uverbs, dibs, dibs_loopback and dibs_rdma (those not loaded yet);
+# PROVIDER is the build tree's provider for RDMAV_DRIVERS. Server and client
+# run on the same device and exchange their addresses over TCP on 127.0.0.1.
+# Fails if either side fails or times out, or if a bandwidth/latency figure is
+# missing or zero.
+#
+# Across guests (in a utils/vm/vm-group --guests 2 --link guest, DIBS_GUEST
+# set): loads dibs_ivshmem instead of dibs_loopback and runs over dibs_iv0,
+# the server in guest 0 and the client in guest 1, which reaches it over the
+# guests' link. Peers in another kernel are named by GID, so the tools get
+# -x 0 (perftest) or -g 0 (ibv_rc_pingpong). PAIR_PORT (default 7600) to
+# PAIR_PORT + 3 are the ports the guests use to say "server ready" and to
+# pass the client's verdict.
 set -u
 K=${1:?usage: verbs-pair.sh KMOD_DIR PROVIDER TOOL [ARGS...]}
 export RDMAV_DRIVERS=${2:?provider}
 tool=${3:?tool}
 shift 3
 T=${PAIR_TIMEOUT:-120}
+G=${DIBS_GUEST:-}
+PORT=${PAIR_PORT:-7600}
 
+# load KO...: insmod those of the build tree not loaded yet
+load() {
+	for ko in "$@"; do
+		m=$(basename "$ko" .ko)
+		[ -d "/sys/module/$m" ] || insmod "$K/$ko" || { echo "cannot load $ko"; exit 1; }
+	done
+}
 modprobe ib_uverbs || exit 1
-insmod "$K/dibs/dibs.ko" && insmod "$K/dibs/dibs_loopback.ko" &&
-	insmod "$K/kernel/dibs_rdma.ko" || { echo "cannot load the modules"; exit 1; }
+if [ -n "$G" ]; then
+	load dibs/dibs.ko dibs/dibs_ivshmem.ko kernel/dibs_rdma.ko
+	ibdev=dibs_iv0 gid="-x 0"
+	HERE=$(dirname "$0")
+	# shellcheck source=tests/support/guest-link.sh
+	. "$HERE/guest-link.sh"
+	guest_link_up
+	# both guests must see each other on the device before the client connects
+	i=0
+	while [ "$(wc -l </sys/class/dibs/dibs_iv0/device/peers)" -lt 2 ]; do
+		[ "$i" -lt 600 ] || { echo "FAIL: dibs_iv0 has no peer"; exit 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+else
+	load dibs/dibs.ko dibs/dibs_loopback.ko kernel/dibs_rdma.ko
+	ibdev=dibs_lo0 gid=""
+fi
 
 case $tool in
-ibv_rc_pingpong) dev="-d dibs_lo0" ;;
-*) dev="-d dibs_lo0 -F" ;;
+ibv_rc_pingpong) dev="-d $ibdev ${gid:+-g 0}" ;;
+*) dev="-d $ibdev -F $gid" ;;
 esac
 
 # run_pair: one server/client run, logs in /tmp/server.log and /tmp/client.log
 run_pair() {
-	# shellcheck disable=SC2086 # $dev is two words on purpose
-	timeout "$T" "$tool" $dev "$@" > /tmp/server.log 2>&1 &
-	spid=$!
-	# wait until the server listens on its TCP port (18515 = 0x4853), not a fixed time
+	case $G in
+	"") run_local "$@" ;;
+	0) run_server "$@" ;;
+	*) run_client "$@" ;;
+	esac
+}
+
+# wait_listen PID: until the server PID listens on its TCP port (18515 = 0x4853), not a fixed time
+wait_listen() {
 	i=0
-	while ! grep -q ':4853 00000000:0000 0A' /proc/net/tcp && kill -0 "$spid" 2>/dev/null &&
+	while ! grep -q ':4853 00000000:0000 0A' /proc/net/tcp && kill -0 "$1" 2>/dev/null &&
 		[ "$i" -lt 300 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
+}
+
+# across guests: guest 0 serves and guest 1 is the client
+run_server() {
+	# shellcheck disable=SC2086 # $dev is several words on purpose
+	timeout "$T" "$tool" $dev "$@" > /tmp/server.log 2>&1 &
+	spid=$!
+	wait_listen "$spid"
+	guest_ready "$PORT"
+	wait "$spid"
+	src=$?
+	echo "=== server ($tool $*) in guest 0: exit $src"
+	cat /tmp/server.log
+	[ "$src" -eq 0 ] || { echo "FAIL: $tool server exited $src"; exit 1; }
+}
+run_client() {
+	guest_wait_ready "$PORT" 60 || { echo "FAIL: the server in guest 0 did not start"; exit 1; }
+	# shellcheck disable=SC2086
+	timeout "$T" "$tool" $dev "$@" "$DIBS_PEER_ADDR" > /tmp/client.log 2>&1
+	crc=$?
+	echo "=== client ($tool $*) in guest $G: exit $crc"
+	cat /tmp/client.log
+	[ "$crc" -eq 0 ] || { echo "FAIL: $tool client exited $crc"; tell_server 1; exit 1; }
+}
+# The client's verdict for the server guest: 0 pass, 1 fail, 2 run once more. It is told
+# by which port the client guest listens on (PORT + 1 + verdict) until guest 0 connects.
+tell_server() {
+	busybox nc -l -p $((PORT + 1 + $1)) </dev/null >/dev/null 2>&1 &
+	lpid=$!
+	i=0
+	while kill -0 "$lpid" 2>/dev/null; do
+		[ "$i" -lt 240 ] || { kill "$lpid"; return 1; }
+		sleep 0.5
+		i=$((i + 1))
+	done
+}
+hear_client() {
+	i=0
+	while [ "$i" -lt 120 ]; do
+		for v in 0 1 2; do
+			if busybox nc -w 1 "$DIBS_PEER_ADDR" $((PORT + 1 + v)) </dev/null >/dev/null 2>&1; then
+				echo "$v"
+				return
+			fi
+		done
+		sleep 0.5
+		i=$((i + 1))
+	done
+}
+
+run_local() {
+	# shellcheck disable=SC2086 # $dev is two words on purpose
+	timeout "$T" "$tool" $dev "$@" > /tmp/server.log 2>&1 &
+	spid=$!
+	wait_listen "$spid"
 	# shellcheck disable=SC2086
 	timeout "$T" "$tool" $dev "$@" 127.0.0.1 > /tmp/client.log 2>&1
 	crc=$?
@@ -110,13 +204,27 @@ check() {
 	esac
 }
 
+# the server guest learns the client's verdict; the client checks the figures
+verdict() {
+	if [ "$G" = 0 ]; then
+		rc=$(hear_client)
+		[ -n "$rc" ] || { echo "FAIL: no verdict from the client guest"; exit 1; }
+		[ "$rc" = 1 ] && echo "FAIL: the client in guest 1 failed (see its output)"
+		return "$rc"
+	fi
+	check
+	rc=$?
+	[ -z "$G" ] || tell_server "$rc" || { echo "FAIL: cannot reach guest 0"; exit 1; }
+	return "$rc"
+}
+
 run_pair "$@"
-check
+verdict
 rc=$?
 if [ "$rc" -eq 2 ]; then
 	echo "note: too many rows without clock calibration: the pair runs once more"
 	run_pair "$@"
-	check
+	verdict
 	rc=$?
 fi
 case $rc in
