@@ -29,7 +29,8 @@
 #
 # Cross-VM tests: GUESTS n runs the command in n guests at once on one ivshmem region
 # (utils/vm/vm-group --guests n, the cross-VM dibs device), LINK adds the network link
-# between two guests; the other options apply to every guest.
+# between two guests, HOST_CMD a shell command a guest may start on the host
+# (vm-group --host-cmd); the other options apply to every guest.
 
 # The runner, for tests that call it themselves (e.g. tests/runner/CMakeLists.txt).
 set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-run)
@@ -39,7 +40,7 @@ cmake_path(NORMAL_PATH DIBS_VM_GROUP)
 
 function(dibs_add_vm_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL;STOCK_ONLY;DEBUG_ONLY;KMEMLEAK;FAULTS;LINK"
-    "NAME;TIMEOUT;GUESTS"
+    "NAME;TIMEOUT;GUESTS;HOST_CMD"
     "MODULES;REQUIRES;LABELS;COMMAND")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "dibs_add_vm_test: unexpected arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -105,6 +106,9 @@ function(dibs_add_vm_test)
       set(runner ${DIBS_VM_GROUP} --guests ${arg_GUESTS})
       if(arg_LINK)
         list(APPEND runner --link)
+      endif()
+      if(DEFINED arg_HOST_CMD)
+        list(APPEND runner --host-cmd ${arg_HOST_CMD})
       endif()
     endif()
     add_test(NAME ${name}

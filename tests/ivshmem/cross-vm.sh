@@ -1,23 +1,32 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE - one cross-VM case, run in every guest of
-# utils/vm/vm-group (DIBS_GUEST says which) with the cross-VM dibs device dibs_iv0:
+# cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE [PROVIDER] - one cross-VM case, run in
+# every guest of utils/vm/vm-group (DIBS_GUEST says which) with the cross-VM dibs device dibs_iv0:
 #
 #   peers         3 guests see each other (dibsctl show dibs_iv0 lists 2 peers); guest 2
 #                 unloads dibs_ivshmem and loads it again: guests 0 and 1 log it leaving and
 #                 joining again (a new GID)
-#   smc           2 guests (--link): AF_SMC echo and a 256 MiB hash-checked stream from guest
-#                 1 to guest 0, mode SMCD on both ends (checked through smc_diag)
+#   smc           2 guests (--link): AF_SMC echo, a 1 GiB hash-checked stream from guest 1 to
+#                 guest 0 and 200 connections open at once, mode SMCD on both ends (checked
+#                 through smc_diag)
 #   smc_killed    2 guests (--link): guest 1 streams to guest 0, whose QEMU is then killed;
 #                 guest 1's stream must end with a connection error (exit 3) within 20 s
 #                 (DIBS_IVSHMEM_PEER_TIMEOUT_MS and SMC's link-group teardown), no hang
+#   hostile       2 guests (--link, --host-cmd dibs-region-scribbler): while an AF_SMC stream
+#                 and an ibv_rc_pingpong run from guest 1 to guest 0 (PROVIDER for libibverbs),
+#                 guest 1 has the host rewrite random parts of the region for 15 s. The
+#                 traffic may fail; it must end (no hang). Both kernels must have logged what
+#                 they refused, stay free of oopses and warnings (vm-run's dmesg check),
+#                 unload every module, and then either bind the device again or report the
+#                 region broken.
 set -u
 K=${1:?usage: cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE}
 SMCD=${2:?smcd tool}
 DIBSCTL=${3:?dibsctl}
 T=${4:?smc-sock-test}
 CASE=${5:?case}
+PROVIDER=${6:-}
 TEST=ivshmem.$CASE
 G=${DIBS_GUEST:?not in a vm-group guest}
 export K SMCD
@@ -81,7 +90,7 @@ smc)
 	guest_link_up
 	wait_peers 2 60
 	n=0
-	for cmd in "echo --count 30" "bulk --bytes 256M --chunk 1M"; do
+	for cmd in "echo --count 30" "bulk --bytes 1G --chunk 1M" "concurrent --conns 200 --count 2"; do
 		n=$((n + 1))
 		port=$((7200 + n))
 		if [ "$G" = 0 ]; then
@@ -132,6 +141,65 @@ smc_killed)
 	[ "$rc" -eq 3 ] || fail "the stream exited $rc, expected 3 (connection error)"
 	"$SMCD" ueid del "$SMC_ENV_UEID" >/dev/null 2>&1
 	rmmod dibs_smcd || fail "cannot unload dibs_smcd"
+	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+	;;
+hostile)
+	[ -n "$PROVIDER" ] || fail "case hostile needs PROVIDER"
+	export RDMAV_DRIVERS="$PROVIDER"
+	smc_env_up ivshmem
+	modprobe ib_uverbs || fail "cannot load ib_uverbs"
+	insmod "$K/kernel/dibs_rdma.ko" || fail "cannot load dibs_rdma.ko"
+	guest_link_up
+	wait_peers 2 60
+	pp="ibv_rc_pingpong -d dibs_iv0 -g 0 -n 1000000 -s 4096"
+	if [ "$G" = 0 ]; then
+		timeout 90 "$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7500 \
+			>"$LOG/server" 2>&1 &
+		srv=$!
+		# shellcheck disable=SC2086 # $pp is a command and its options
+		timeout 90 $pp >"$LOG/pingpong" 2>&1 &
+		pps=$!
+		sleep 1
+		guest_ready 7501
+	else
+		guest_wait_ready 7501 60 || fail "guest 0 did not get ready"
+		timeout 90 "$T" bulk --bytes 64G --chunk 256K --role client --addr "$DIBS_PEER_ADDR" \
+			--port 7500 >"$LOG/client" 2>&1 &
+		srv=$!
+		# shellcheck disable=SC2086
+		timeout 90 $pp "$DIBS_PEER_ADDR" >"$LOG/pingpong" 2>&1 &
+		pps=$!
+		sleep 5
+		echo "guest 1: asking the host to scribble over the region"
+		echo host >/run/vm-run/request
+	fi
+	start=$(date +%s)
+	# the traffic has to end within its timeouts (90 s)
+	finish "$srv" 100
+	echo "  guest $G: the AF_SMC stream exited $?"
+	finish "$pps" 100
+	echo "  guest $G: ibv_rc_pingpong exited $?"
+	show "$LOG/pingpong"
+	# the scribbler writes for 15 s (guest 0 starts its clock a little earlier)
+	left=$((start + 20 - $(date +%s)))
+	[ "$left" -le 0 ] || sleep "$left"
+	refused=$(dmesg | grep -c 'dibs_ivshmem.*\(corrupt\|refused\|bad\|full\)')
+	dmesg | grep 'dibs_ivshmem' | tail -n 20 | sed 's/^/  /'
+	[ "$refused" -gt 0 ] || fail "dibs_ivshmem logged nothing it refused"
+	echo "  guest $G: dibs_ivshmem logged $refused refusals"
+	"$SMCD" ueid del "$SMC_ENV_UEID" >/dev/null 2>&1
+	for m in dibs_rdma dibs_smcd dibs_ivshmem; do
+		timeout 60 rmmod $m || fail "cannot unload $m"
+	done
+	# the region may be broken now: the device comes back or is refused with a reason
+	insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem again"
+	if [ -e /sys/class/dibs/dibs_iv0 ]; then
+		echo "  guest $G: dibs_iv0 is back: $(tr '\n' ';' <"$PEERS")"
+	else
+		dmesg | grep 'dibs_ivshmem' | tail -n 1 | grep -q 'magic\|version\|size\|layout\|fabric\|slots' ||
+			fail "dibs_iv0 did not come back, and no reason was logged"
+		echo "  guest $G: the device was refused: $(dmesg | grep dibs_ivshmem | tail -n 1)"
+	fi
 	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
 	;;
 *)
