@@ -162,31 +162,43 @@ static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 	return 0;
 }
 
-/* Write one slot into the peer's ring; waits while the ring is full. */
+/*
+ * Write one slot into the peer's ring; waits while the ring is full. Only
+ * the last slot of a message, and one that fills the ring, signal the
+ * owner: its drain takes every complete slot, so one signal per message is
+ * enough, and a full ring must be drained before we can go on.
+ */
 static enum ib_wc_status dibs_rdma_put_slot(struct dibs_rdma_wqe_ctx *c,
 					    struct dibs_rdma_slot *slot, u32 len)
 {
 	struct dibs_rdma_qp *qp = c->qp;
 	unsigned long deadline = jiffies + msecs_to_jiffies(DIBS_RDMA_RNR_TIMEOUT_MS);
-	u64 tok = qp->peer_ring_dmb.dmb_tok, seq;
+	u64 tok = qp->peer_ring_dmb.dmb_tok, seq, cons;
 	unsigned int off;
+	bool sf;
 
-	/* pairs with the receiver's smp_store_release() of cons after it read the slot */
-	while (qp->peer_prod - smp_load_acquire(&qp->peer_ring->cons) >=
-	       DIBS_RDMA_RING_SLOTS) {
+	for (;;) {
+		/* pairs with the receiver's smp_store_release() of cons after it read the slot */
+		cons = smp_load_acquire(&qp->peer_ring->cons);
+		if (qp->peer_prod - cons < DIBS_RDMA_RING_SLOTS)
+			break;
 		if (time_after(jiffies, deadline))
 			return IB_WC_RNR_RETRY_EXC_ERR;
 		usleep_range(20, 100);
 	}
+	sf = (slot->hdr.flags & DIBS_RDMA_SLOT_LAST) ||
+	     qp->peer_prod + 1 - cons >= DIBS_RDMA_RING_SLOTS;
 	off = offsetof(struct dibs_rdma_ring,
 		       slots[qp->peer_prod % DIBS_RDMA_RING_SLOTS]);
-	/* the body first, then the sequence number with the signal */
+	/* the body first, then the sequence number (with the signal) */
 	if (dibs_move_data(qp->ddev->dibs, tok, 0, false, off + sizeof(u64),
 			   (u8 *)slot + sizeof(u64),
 			   sizeof(slot->hdr) - sizeof(u64) + len))
 		return IB_WC_REM_OP_ERR;
+	/* pairs with the receiver's smp_rmb() after it saw seq */
+	smp_wmb();
 	seq = qp->peer_prod + 1;
-	if (dibs_move_data(qp->ddev->dibs, tok, 0, true, off, &seq, sizeof(seq)))
+	if (dibs_move_data(qp->ddev->dibs, tok, 0, sf, off, &seq, sizeof(seq)))
 		return IB_WC_REM_OP_ERR;
 	qp->peer_prod++;
 	return IB_WC_SUCCESS;

@@ -22,7 +22,9 @@
  * is left.
  *
  * A slot is written in two move_data() calls: everything after @seq, then
- * @seq with the signal flag, so a slot whose @seq matches is complete.
+ * @seq, so a slot whose @seq matches is complete. The last slot of a
+ * message, and one that fills the ring, carry the signal flag: the owner's
+ * drain takes every complete slot.
  *
  * Requests (placed mode)
  * ----------------------
