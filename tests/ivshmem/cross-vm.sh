@@ -7,6 +7,10 @@
 #   peers         3 guests see each other (dibsctl show dibs_iv0 lists 2 peers); guest 2
 #                 unloads dibs_ivshmem and loads it again: guests 0 and 1 log it leaving and
 #                 joining again (a new GID)
+#   dmb           2 guests: test_dibs_xvm.ko, the dibs API across the guests - guest 0 owns a
+#                 DMB, guest 1 moves data into it (with and without a signal), reads and writes
+#                 it through attach_dmb, sends an event and tries every bad input; guest 0
+#                 checks the DMB byte for byte, the signal and the event (TAP lines in dmesg)
 #   smc           2 guests (--link): AF_SMC echo, a 1 GiB hash-checked stream from guest 1 to
 #                 guest 0 and 200 connections open at once, mode SMCD on both ends (checked
 #                 through smc_diag)
@@ -82,6 +86,32 @@ peers)
 		wait_log 'peer [0-9] (.*) joined$' 3 60
 		dmesg | grep 'dibs_ivshmem' | sed 's/^/  /'
 	fi
+	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+	rmmod dibs || fail "cannot unload dibs"
+	;;
+dmb)
+	insmod "$K/dibs/dibs.ko" || fail "cannot load dibs.ko"
+	insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem.ko"
+	wait_peers 2 60
+	other=$(awk '$3 == "peer" { print $2 }' "$PEERS")
+	[ -n "$other" ] || fail "no peer GID in $PEERS"
+	role=writer
+	[ "$G" = 0 ] && role=owner
+	# either may load first: the writer says READY at load, the owner sends its token at
+	# load and again on READY
+	insmod "$K/tests/ivshmem/test_dibs_xvm.ko" role=$role peer="$other" || fail "cannot load test_dibs_xvm.ko"
+	p=/sys/module/test_dibs_xvm/parameters
+	i=0
+	while [ "$(cat $p/done)" != 1 ]; do
+		[ "$i" -lt 300 ] || { dmesg | grep test_dibs_xvm; fail "the $role did not finish"; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	dmesg | grep 'test_dibs_xvm' | sed 's/^/  /'
+	[ "$(cat $p/failures)" = 0 ] || fail "$(cat $p/failures) checks failed at the $role"
+	# the owner unloads last: the writer's side may still touch its DMB until done
+	[ "$G" = 0 ] && sleep 1
+	rmmod test_dibs_xvm || fail "cannot unload test_dibs_xvm"
 	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
 	rmmod dibs || fail "cannot unload dibs"
 	;;
