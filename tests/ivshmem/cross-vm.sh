@@ -20,7 +20,7 @@
 #   hostile       2 guests (--link, --host-cmd dibs-region-scribbler): while an AF_SMC stream
 #                 and an ibv_rc_pingpong run from guest 1 to guest 0 (PROVIDER for libibverbs),
 #                 guest 1 has the host rewrite random parts of the region for 15 s. The
-#                 traffic may fail; it must end (no hang). Both kernels must have logged what
+#                 traffic may fail; it must end within its timeouts. Both kernels must have logged what
 #                 they refused, stay free of oopses and warnings (vm-run's dmesg check),
 #                 unload every module, and then either bind the device again or report the
 #                 region broken.
@@ -183,31 +183,32 @@ hostile)
 	wait_peers 2 60
 	pp="ibv_rc_pingpong -d dibs_iv0 -g 0 -n 1000000 -s 4096"
 	if [ "$G" = 0 ]; then
-		timeout 90 "$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7500 \
+		timeout 45 "$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7500 \
 			>"$LOG/server" 2>&1 &
 		srv=$!
 		# shellcheck disable=SC2086 # $pp is a command and its options
-		timeout 90 $pp >"$LOG/pingpong" 2>&1 &
+		timeout 45 $pp >"$LOG/pingpong" 2>&1 &
 		pps=$!
 		sleep 1
 		guest_ready 7501
 	else
 		guest_wait_ready 7501 60 || fail "guest 0 did not get ready"
-		timeout 90 "$T" bulk --bytes 64G --chunk 256K --role client --addr "$DIBS_PEER_ADDR" \
+		timeout 45 "$T" bulk --bytes 64G --chunk 256K --role client --addr "$DIBS_PEER_ADDR" \
 			--port 7500 >"$LOG/client" 2>&1 &
 		srv=$!
 		# shellcheck disable=SC2086
-		timeout 90 $pp "$DIBS_PEER_ADDR" >"$LOG/pingpong" 2>&1 &
+		timeout 45 $pp "$DIBS_PEER_ADDR" >"$LOG/pingpong" 2>&1 &
 		pps=$!
 		sleep 5
 		echo "guest 1: asking the host to scribble over the region"
 		echo host >/run/vm-run/request
 	fi
 	start=$(date +%s)
-	# the traffic has to end within its timeouts (90 s)
-	finish "$srv" 100
+	# the traffic has to end within its timeouts (45 s; a message the scribbler destroyed
+	# leaves a ping-pong waiting for it: that is the application's, not the kernel's)
+	finish "$srv" 60
 	echo "  guest $G: the AF_SMC stream exited $?"
-	finish "$pps" 100
+	finish "$pps" 60
 	echo "  guest $G: ibv_rc_pingpong exited $?"
 	show "$LOG/pingpong"
 	# the scribbler writes for 15 s (guest 0 starts its clock a little earlier)
