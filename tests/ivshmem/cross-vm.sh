@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE [PROVIDER] - one cross-VM case, run in
+# cross-vm.sh KMOD_DIR SMCD_TOOL DIBSCTL SOCK_TEST CASE [PROVIDER [TOOL]] - one cross-VM case, run in
 # every guest of utils/vm/vm-group (DIBS_GUEST says which) with the cross-VM dibs device dibs_iv0:
 #
 #   peers         3 guests see each other (dibsctl show dibs_iv0 lists 2 peers); guest 2
@@ -11,12 +11,21 @@
 #                 DMB, guest 1 moves data into it (with and without a signal), reads and writes
 #                 it through attach_dmb, sends an event and tries every bad input; guest 0
 #                 checks the DMB byte for byte, the signal and the event (TAP lines in dmesg)
-#   smc           2 guests (--link): AF_SMC echo, a 1 GiB hash-checked stream from guest 1 to
-#                 guest 0 and 200 connections open at once, mode SMCD on both ends (checked
-#                 through smc_diag)
-#   smc_killed    2 guests (--link): guest 1 streams to guest 0, whose QEMU is then killed;
-#                 guest 1's stream must end with a connection error (exit 3) within 20 s
-#                 (DIBS_IVSHMEM_PEER_TIMEOUT_MS and SMC's link-group teardown), no hang
+#   smc           2 guests (--link): smcss -D on both ends shows a stream's connection in mode
+#                 SMCD; AF_SMC echo, a 1 GiB hash-checked stream from guest 1 to guest 0 and
+#                 200 connections open at once, mode SMCD on both ends (checked through
+#                 smc_diag)
+#   smc_killed    2 guests (--link): guest 1 streams to guest 0 and runs ibv_rc_pingpong with
+#                 it (PROVIDER for libibverbs); guest 0's QEMU is then killed: guest 1's stream
+#                 must end with a connection error (exit 3) and the ping-pong with a failure
+#                 (its QP goes to the error state) within 20 s of the peer's timeout
+#                 (DIBS_IVSHMEM_PEER_TIMEOUT_MS), no hang
+#   smc_device_back  2 guests (--link): AF_SMC echo from guest 1 to guest 0 in mode SMCD;
+#                 guest 0 unloads its cross-VM device: the next connection falls back to TCP;
+#                 guest 0 loads it again: the next one is SMCD again
+#   verbs_errors  2 guests (--link): TOOL (dibs-verbs-errors-across) as server in guest 0 and
+#                 client in guest 1: data checks, ordering and the owner's error completions
+#                 from another kernel (bad rkey, past the end, no remote right), reconnects
 #   hostile       2 guests (--link, --host-cmd dibs-region-scribbler): while an AF_SMC stream
 #                 and an ibv_rc_pingpong run from guest 1 to guest 0 (PROVIDER for libibverbs),
 #                 guest 1 has the host rewrite random parts of the region for 15 s. The
@@ -31,6 +40,7 @@ DIBSCTL=${3:?dibsctl}
 T=${4:?smc-sock-test}
 CASE=${5:?case}
 PROVIDER=${6:-}
+TOOL=${7:-}
 TEST=ivshmem.$CASE
 G=${DIBS_GUEST:?not in a vm-group guest}
 export K SMCD
@@ -107,6 +117,9 @@ dmb)
 		sleep 0.1
 		i=$((i + 1))
 	done
+	if [ "$G" = 0 ]; then
+		echo 1 >$p/verify || fail "the owner cannot verify"
+	fi
 	dmesg | grep 'test_dibs_xvm' | sed 's/^/  /'
 	[ "$(cat $p/failures)" = 0 ] || fail "$(cat $p/failures) checks failed at the $role"
 	# the owner unloads last: the writer's side may still touch its DMB until done
@@ -119,6 +132,34 @@ smc)
 	smc_env_up ivshmem
 	guest_link_up
 	wait_peers 2 60
+	# smcss on both ends shows the connection of a stream from guest 1 to guest 0 as SMCD
+	SMCSS=$(dirname "$SMCD")/smcss
+	smcss_shows() { # smcss_shows ADDR:PORT: a line of smcss -D with it, mode SMCD
+		"$SMCSS" -D | sed "s/^/  guest $G: /"
+		"$SMCSS" -D | grep "$1" | grep -q ' SMCD ' || fail "smcss does not show $1 in mode SMCD"
+	}
+	if [ "$G" = 0 ]; then
+		"$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7200 >"$LOG/server" 2>&1 &
+		srv=$!
+		sleep 0.5
+		guest_ready 7290
+		guest_wait_ready 7291 60 || fail "guest 1 did not start its stream"
+		smcss_shows "$DIBS_GUEST_ADDR:7200"
+		guest_ready 7292
+		finish "$srv" 60
+		show "$LOG/server"
+	else
+		guest_wait_ready 7290 60 || fail "guest 0 did not get ready"
+		"$T" bulk --bytes 0 --chunk 64K --role client --addr "$DIBS_PEER_ADDR" --port 7200 \
+			>"$LOG/bulk" 2>&1 &
+		pid=$!
+		wait_for "$LOG/bulk" "^bulk: streaming" 30 || { show "$LOG/bulk"; fail "the stream did not start"; }
+		smcss_shows "$DIBS_PEER_ADDR:7200"
+		guest_ready 7291
+		guest_wait_ready 7292 60 || fail "guest 0 did not look"
+		kill "$pid"
+		wait "$pid"
+	fi
 	n=0
 	for cmd in "echo --count 30" "bulk --bytes 1G --chunk 1M" "concurrent --conns 200 --count 2"; do
 		n=$((n + 1))
@@ -144,14 +185,23 @@ smc)
 	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
 	;;
 smc_killed)
+	[ -n "$PROVIDER" ] || fail "case smc_killed needs PROVIDER"
+	export RDMAV_DRIVERS="$PROVIDER"
 	smc_env_up ivshmem
+	modprobe ib_uverbs || fail "cannot load ib_uverbs"
+	insmod "$K/kernel/dibs_rdma.ko" || fail "cannot load dibs_rdma.ko"
 	guest_link_up
 	wait_peers 2 60
+	pp="ibv_rc_pingpong -d dibs_iv0 -g 0 -n 100000000"
 	if [ "$G" = 0 ]; then
 		"$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7400 >"$LOG/server" 2>&1 &
+		# shellcheck disable=SC2086 # $pp is a command and its options
+		$pp >"$LOG/pingpong" 2>&1 &
 		sleep 0.5
 		guest_ready 7401
-		sleep 8
+		# until guest 1's stream and ping-pong run (the ping-pong past its TCP exchange)
+		guest_wait_ready 7402 120 || fail "guest 1 did not get its traffic going"
+		sleep 2
 		echo "guest 0: asking the runner to kill this QEMU"
 		echo kill >/run/vm-run/request
 		sleep 600
@@ -161,7 +211,12 @@ smc_killed)
 	"$T" bulk --bytes 0 --chunk 256K --role client --addr "$DIBS_PEER_ADDR" --port 7400 \
 		>"$LOG/bulk" 2>&1 &
 	pid=$!
+	# shellcheck disable=SC2086
+	stdbuf -oL $pp "$DIBS_PEER_ADDR" >"$LOG/pingpong" 2>&1 &
+	pps=$!
 	wait_for "$LOG/bulk" "^bulk: streaming" 30 || { show "$LOG/bulk"; fail "the stream did not start"; }
+	wait_for "$LOG/pingpong" "remote address" 60 || { show "$LOG/pingpong"; fail "the ping-pong did not connect"; }
+	guest_ready 7402
 	wait_log 'peer [0-9] (.*) timed out$' 1 60
 	start=$(date +%s)
 	finish "$pid" 20
@@ -169,9 +224,84 @@ smc_killed)
 	show "$LOG/bulk"
 	echo "  guest 0 timed out; the stream exited $rc after $(($(date +%s) - start)) s more"
 	[ "$rc" -eq 3 ] || fail "the stream exited $rc, expected 3 (connection error)"
+	# the ping-pong's QP went to the error state with the peer: its receives are flushed
+	finish "$pps" 20
+	rc=$?
+	show "$LOG/pingpong"
+	echo "  ibv_rc_pingpong exited $rc after $(($(date +%s) - start)) s"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "ibv_rc_pingpong exited $rc, expected a failure, not a hang"
+	dmesg | grep -q 'dibs_iv0: QP [0-9]*: peer .* is gone' || fail "dibs_rdma did not log the QP's peer gone"
+	"$SMCD" ueid del "$SMC_ENV_UEID" >/dev/null 2>&1
+	for m in dibs_rdma dibs_smcd dibs_ivshmem; do
+		rmmod $m || fail "cannot unload $m"
+	done
+	;;
+smc_device_back)
+	# guest 0's device leaves (dibs_ivshmem unloaded) and comes back
+	smc_env_up ivshmem
+	guest_link_up
+	wait_peers 2 60
+	if [ "$G" = 0 ]; then
+		for step in 1 2 3; do
+			"$T" echo --count 5 --role server --addr "$DIBS_GUEST_ADDR" --port $((7600 + step)) \
+				--expect any >"$LOG/server$step" 2>&1 &
+			srv=$!
+			sleep 0.5
+			guest_ready $((7610 + step))
+			finish "$srv" 120
+			rc=$?
+			show "$LOG/server$step"
+			[ "$rc" -eq 0 ] || fail "server $step exited $rc"
+			case $step in
+			1)
+				rmmod dibs_smcd || fail "cannot unload dibs_smcd"
+				rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+				;;
+			2)
+				insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem again"
+				insmod "$K/smcd/dibs_smcd.ko" || fail "cannot load dibs_smcd again"
+				wait_peers 2 60
+				;;
+			esac
+		done
+	else
+		for step in 1 2 3; do
+			guest_wait_ready $((7610 + step)) 120 || fail "guest 0 did not get ready for step $step"
+			case $step in
+			1) want=smcd ;;
+			2) want=fallback ;;
+			3) want=smcd ;;
+			esac
+			# after the leave, the peer must be gone here before SMC-D is tried again
+			[ "$step" != 2 ] || wait_log 'peer [0-9] (.*) left$' 1 30
+			[ "$step" != 3 ] || wait_log 'peer [0-9] (.*) joined$' 2 60
+			echo "  step $step: expecting $want"
+			run 0 120 echo --count 5 --role client --addr "$DIBS_PEER_ADDR" --port $((7600 + step)) \
+				--expect $want
+		done
+	fi
 	"$SMCD" ueid del "$SMC_ENV_UEID" >/dev/null 2>&1
 	rmmod dibs_smcd || fail "cannot unload dibs_smcd"
 	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
+	;;
+verbs_errors)
+	[ -n "$PROVIDER" ] && [ -n "$TOOL" ] || fail "case verbs_errors needs PROVIDER and TOOL"
+	export RDMAV_DRIVERS="$PROVIDER"
+	insmod "$K/dibs/dibs.ko" || fail "cannot load dibs.ko"
+	insmod "$K/dibs/dibs_ivshmem.ko" || fail "cannot load dibs_ivshmem.ko"
+	modprobe ib_uverbs || fail "cannot load ib_uverbs"
+	insmod "$K/kernel/dibs_rdma.ko" || fail "cannot load dibs_rdma.ko"
+	guest_link_up
+	wait_peers 2 60
+	if [ "$G" = 0 ]; then
+		timeout 120 "$TOOL" --role server --port 7900 || fail "the server's checks failed"
+	else
+		timeout 120 "$TOOL" --role client --addr "$DIBS_PEER_ADDR" --port 7900 ||
+			fail "the client's checks failed"
+	fi
+	for m in dibs_rdma dibs_ivshmem dibs; do
+		rmmod $m || fail "cannot unload $m"
+	done
 	;;
 hostile)
 	[ -n "$PROVIDER" ] || fail "case hostile needs PROVIDER"

@@ -12,9 +12,11 @@
  *                every bad input the API takes: each must fail with its
  *                errno and write nothing. Then it tells the owner (an event).
  *   role=owner   registers a DMB, sends its token to the writer (at load and
- *                again on READY: either guest may load first), and when
- *                the writer is done checks the DMB byte for byte, the one
- *                signal (its index and mask) and the writer's event.
+ *                again on READY: either guest may load first); "done" once
+ *                the writer is. Writing 1 to the parameter "verify" then
+ *                checks the DMB byte for byte, the one signal (its index and
+ *                mask; it may be delivered after the writer's last event)
+ *                and the writer's event.
  *
  * Results go to the kernel log as TAP lines; the parameters "done" and
  * "failures" (read-only) tell the script how it went.
@@ -27,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uuid.h>
+#include <linux/wait.h>
 
 MODULE_DESCRIPTION("dibs API test between two guests (cross-VM device)");
 MODULE_LICENSE("GPL");
@@ -53,7 +56,10 @@ MODULE_PARM_DESC(failures, "failed checks");
 #define XVM_EV_READY	0x7e570004
 #define XVM_HELLO_INFO	0x1234abcd5678ef00ULL
 
-/* what the writer writes: [0, 4096) by move_data, [60000, end) with a signal, [8192, +4096) through the attachment */
+/*
+ * What the writer writes: [0, 4096) by move_data, [60000, end) with a
+ * signal, [8192, +4096) through the attachment.
+ */
 #define XVM_A_OFF	0
 #define XVM_A_LEN	4096
 #define XVM_B_OFF	60000
@@ -69,6 +75,8 @@ static int xvm_checks;
 /* owner: what arrived (event work and irq delivery are process context) */
 static int xvm_irqs, xvm_irq_idx = -1, xvm_irq_mask;
 static bool xvm_hello;
+static int xvm_writer_failures = -1;
+static DECLARE_WAIT_QUEUE_HEAD(xvm_irq_wait);
 
 static void xvm_check(bool ok, const char *what)
 {
@@ -184,11 +192,13 @@ static void xvm_writer_run(u64 tok)
 
 /* ---- owner ----------------------------------------------------------- */
 
-static void xvm_owner_verify(int writer_failures)
+static void xvm_owner_verify(void)
 {
 	const u8 *p = xvm_dmb.cpu_addr;
 
-	xvm_check(!writer_failures, "the writer's checks passed");
+	xvm_check(!xvm_writer_failures, "the writer's checks passed");
+	/* signals and events are delivered separately: the signal may come last */
+	wait_event_timeout(xvm_irq_wait, READ_ONCE(xvm_irqs), 5 * HZ);
 	xvm_check(xvm_is(p, 'A', XVM_A_OFF, XVM_A_LEN), "bytes [0, 4096) are the writer's");
 	xvm_check(xvm_is(p, 'C', XVM_C_OFF, XVM_C_LEN),
 		  "bytes [8192, 12288), written through the attachment, are the writer's");
@@ -206,9 +216,10 @@ static void xvm_owner_verify(int writer_failures)
 
 static void xvm_irq(struct dibs_dev *dev, unsigned int idx, u16 mask)
 {
-	xvm_irqs++;
 	xvm_irq_idx = idx;
 	xvm_irq_mask = mask;
+	WRITE_ONCE(xvm_irqs, xvm_irqs + 1);
+	wake_up(&xvm_irq_wait);
 }
 
 static void xvm_event(struct dibs_dev *dev, const struct dibs_event *ev)
@@ -233,7 +244,7 @@ static void xvm_event(struct dibs_dev *dev, const struct dibs_event *ev)
 					  xvm_dmb.dmb_tok);
 		break;
 	case XVM_EV_DONE:	/* at the owner */
-		xvm_owner_verify((int)ev->data);
+		xvm_writer_failures = (int)ev->data;
 		WRITE_ONCE(done, 1);
 		break;
 	}
@@ -270,6 +281,22 @@ static void xvm_del_dev(struct dibs_dev *dev)
 	xvm_dmb.cpu_addr = NULL;
 	xvm_dev = NULL;
 }
+
+/* owner: "echo 1 > .../parameters/verify" runs the checks (after "done") */
+static int xvm_verify_set(const char *val, const struct kernel_param *kp)
+{
+	if (!READ_ONCE(done) || !role || strcmp(role, "owner") || !xvm_dmb.cpu_addr)
+		return -EINVAL;
+	xvm_owner_verify();
+	return 0;
+}
+
+static const struct kernel_param_ops xvm_verify_ops = {
+	.set = xvm_verify_set,
+};
+
+module_param_cb(verify, &xvm_verify_ops, NULL, 0200);
+MODULE_PARM_DESC(verify, "owner: write 1 to check the DMB, the signal and the event");
 
 static const struct dibs_client_ops xvm_ops = {
 	.add_dev = xvm_add_dev,

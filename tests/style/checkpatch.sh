@@ -5,13 +5,13 @@
 #
 # Runs the pinned 6.1 kernel's scripts/checkpatch.pl --strict and scripts/kernel-doc -none
 # (fetched by utils/vm/fetch-kernel-source) over every .c and .h in dibs/ (with
-# dibs/include/linux/dibs.h), kernel/, smcd/, tests/dibs/ and tests/runner/. Fails on any
-# ERROR, WARNING or CHECK of checkpatch and on any kernel-doc warning, printing each as
+# dibs/include/linux/dibs.h), kernel/, smcd/, tests/dibs/, tests/ivshmem/ and tests/runner/.
+# Fails on any ERROR, WARNING or CHECK of checkpatch and on any kernel-doc warning, printing each as
 # file:line: LEVEL:TYPE: message.
 set -uo pipefail
 
 src=${1:?usage: checkpatch.sh SRCDIR}
-dirs=(dibs kernel smcd tests/dibs tests/runner)
+dirs=(dibs kernel smcd tests/dibs tests/ivshmem tests/runner)
 
 # checkpatch types that cannot apply to an out-of-tree tree (style types are never ignored):
 ignore=(
