@@ -76,6 +76,17 @@ wait_log() {
 	done
 }
 
+# smc_verbs_up: SMC-D and verbs over dibs_iv0 (PROVIDER for libibverbs), the link up, the peer seen
+smc_verbs_up() {
+	[ -n "$PROVIDER" ] || fail "case $CASE needs PROVIDER"
+	export RDMAV_DRIVERS="$PROVIDER"
+	smc_env_up ivshmem
+	modprobe ib_uverbs || fail "cannot load ib_uverbs"
+	insmod "$K/kernel/dibs_rdma.ko" || fail "cannot load dibs_rdma.ko"
+	guest_link_up
+	wait_peers 2 60
+}
+
 case $CASE in
 peers)
 	insmod "$K/dibs/dibs.ko" || fail "cannot load dibs.ko"
@@ -185,13 +196,7 @@ smc)
 	rmmod dibs_ivshmem || fail "cannot unload dibs_ivshmem"
 	;;
 smc_killed)
-	[ -n "$PROVIDER" ] || fail "case smc_killed needs PROVIDER"
-	export RDMAV_DRIVERS="$PROVIDER"
-	smc_env_up ivshmem
-	modprobe ib_uverbs || fail "cannot load ib_uverbs"
-	insmod "$K/kernel/dibs_rdma.ko" || fail "cannot load dibs_rdma.ko"
-	guest_link_up
-	wait_peers 2 60
+	smc_verbs_up
 	pp="ibv_rc_pingpong -d dibs_iv0 -g 0 -n 100000000"
 	if [ "$G" = 0 ]; then
 		"$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7400 >"$LOG/server" 2>&1 &
@@ -304,13 +309,7 @@ verbs_errors)
 	done
 	;;
 hostile)
-	[ -n "$PROVIDER" ] || fail "case hostile needs PROVIDER"
-	export RDMAV_DRIVERS="$PROVIDER"
-	smc_env_up ivshmem
-	modprobe ib_uverbs || fail "cannot load ib_uverbs"
-	insmod "$K/kernel/dibs_rdma.ko" || fail "cannot load dibs_rdma.ko"
-	guest_link_up
-	wait_peers 2 60
+	smc_verbs_up
 	pp="ibv_rc_pingpong -d dibs_iv0 -g 0 -n 1000000 -s 4096"
 	if [ "$G" = 0 ]; then
 		timeout 45 "$T" bulk --bytes 0 --role server --addr "$DIBS_GUEST_ADDR" --port 7500 \
