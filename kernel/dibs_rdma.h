@@ -14,6 +14,7 @@
 #include <linux/xarray.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_verbs.h>
+#include <rdma/uverbs_ioctl.h>
 #include <rdma/dibs-rdma-abi.h>
 
 #include "dibs_rdma_fabric.h"
@@ -77,6 +78,8 @@ struct dibs_rdma_mr {
 	int access;
 	bool has_dmb;
 	struct dibs_dmb dmb;
+	/* no window may be opened onto it (guarded by the window registry lock) */
+	bool windows_closed;
 	/* lookups by key hold a reference; dereg waits for them */
 	refcount_t ref;
 	struct completion released;
@@ -183,6 +186,8 @@ struct dibs_rdma_qp {
 	struct dibs_rdma_remote remote;
 	/* what the work request being executed resolved to (sq_lock) */
 	struct dibs_rdma_wqe_ctx *wqe_ctx;
+	/* direct windows opened on this QP (guarded by the window registry lock) */
+	u32 nr_windows;
 };
 
 static inline struct dibs_rdma_dev *to_ddev(struct ib_device *ibdev)
@@ -233,6 +238,8 @@ int dibs_rdma_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
 struct dibs_rdma_mr *dibs_rdma_mr_check(struct dibs_rdma_dev *ddev,
 					struct ib_pd *pd, u32 key, int access,
 					u64 addr, u64 len);
+struct dibs_rdma_mr *dibs_rdma_mr_lookup(struct dibs_rdma_dev *ddev,
+					 struct ib_pd *pd, u32 key);
 void dibs_rdma_mr_put(struct dibs_rdma_mr *mr);
 
 /* dibs_rdma_cq.c */
@@ -270,6 +277,9 @@ void dibs_rdma_resp_reset(struct dibs_rdma_qp *qp);
 enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 					 const struct dibs_rdma_conn_req *req,
 					 u64 *ring_tok);
+enum ib_wc_status dibs_rdma_resp_check_window(struct dibs_rdma_dev *ddev,
+					      u32 qpn, u32 rkey,
+					      struct dibs_rdma_target *t);
 enum ib_wc_status dibs_rdma_resp_check_rkey(struct dibs_rdma_dev *ddev, u32 qpn,
 					    u32 rkey, u64 raddr, u64 len,
 					    int access,
@@ -280,5 +290,12 @@ int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 			const struct ib_send_wr **bad_wr);
 void dibs_rdma_detach_peer(struct dibs_rdma_qp *qp);
 struct dibs_rdma_wqe_ctx *dibs_rdma_wqe_ctx_alloc(void);
+
+/* dibs_rdma_window.c */
+extern const struct uapi_definition dibs_rdma_uapi_defs[];
+bool dibs_rdma_is_window_mmap(const struct vm_area_struct *vma);
+int dibs_rdma_window_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma);
+void dibs_rdma_window_revoke_mr(struct dibs_rdma_mr *mr);
+void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp);
 
 #endif /* _DIBS_RDMA_H */

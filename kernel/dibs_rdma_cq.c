@@ -137,7 +137,18 @@ int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
 static u32 dibs_rdma_cq_used(struct dibs_rdma_cq *cq)
 {
 	/* the process may write anything to cons: only ever used as a count */
-	return cq->ring ? cq->ring_prod - READ_ONCE(cq->ring->cons) : cq->count;
+	/* the process's own completions (held) take room too */
+	return cq->ring ? cq->ring_prod - READ_ONCE(cq->ring->cons) +
+			  min(READ_ONCE(cq->ring->held), cq->size) :
+			  cq->count;
+}
+
+/* Arm or disarm; a user CQ's ring shows it to the provider. Caller holds cq->lock. */
+static void dibs_rdma_cq_set_notify(struct dibs_rdma_cq *cq, u8 notify)
+{
+	cq->notify = notify;
+	if (cq->ring)
+		WRITE_ONCE(cq->ring->notify, notify);
 }
 
 int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
@@ -149,7 +160,7 @@ int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
 	spin_lock_irqsave(&cq->lock, irqflags);
 	/* a pending "next" request is not weakened to "solicited" */
 	if (cq->notify != IB_CQ_NEXT_COMP)
-		cq->notify = flags & IB_CQ_SOLICITED_MASK;
+		dibs_rdma_cq_set_notify(cq, flags & IB_CQ_SOLICITED_MASK);
 	if ((flags & IB_CQ_REPORT_MISSED_EVENTS) && dibs_rdma_cq_used(cq))
 		rc = 1;
 	spin_unlock_irqrestore(&cq->lock, irqflags);
@@ -211,7 +222,7 @@ void dibs_rdma_cq_post(struct dibs_rdma_cq *cq, const struct ib_wc *wc,
 	} else if (cq->notify == IB_CQ_NEXT_COMP ||
 		   (cq->notify == IB_CQ_SOLICITED &&
 		    (solicited || wc->status != IB_WC_SUCCESS))) {
-		cq->notify = 0;
+		dibs_rdma_cq_set_notify(cq, 0);
 		event = true;
 	}
 	spin_unlock_irqrestore(&cq->lock, flags);

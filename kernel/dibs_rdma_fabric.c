@@ -237,6 +237,22 @@ enum ib_wc_status dibs_rdma_fabric_target(struct dibs_rdma_peer *peer, u32 rkey,
 					 access, t);
 }
 
+enum ib_wc_status dibs_rdma_fabric_window(struct dibs_rdma_peer *peer, u32 rkey,
+					  struct dibs_rdma_target *t)
+{
+	t->mr = NULL;
+	if (peer->placed)
+		return IB_WC_REM_INV_REQ_ERR;
+	return dibs_rdma_resp_check_window(peer->dev, peer->qpn, rkey, t);
+}
+
+/* Does @t hold @mr? (A window remembers which MR it maps.) */
+bool dibs_rdma_fabric_target_is(const struct dibs_rdma_target *t,
+				const struct dibs_rdma_mr *mr)
+{
+	return t->mr == mr;
+}
+
 void dibs_rdma_fabric_target_done(struct dibs_rdma_target *t)
 {
 	if (t->mr)

@@ -20,6 +20,11 @@
  *            token and offset to move the data to or from. The owner keeps
  *            that memory registered until the requester says it is done
  *            (dibs_rdma_fabric_target_done()).
+ *   window   "May my process map your MR @rkey, on behalf of my QP?"
+ *            Direct peers only (below). Answer: a status, the MR's extent
+ *            and the remote rights that both the MR and the QP grant, and
+ *            the DMB token of the MR; held like a target. What the window
+ *            is, and how it is revoked, is dibs_rdma_window.c's.
  *
  * The data itself moves through the dibs API of the requester's own device
  * (move_data, attach_dmb), by token, never through a peer's kernel address.
@@ -99,10 +104,14 @@ struct dibs_rdma_remote {
 	struct completion answered;
 };
 
-/* The answer to a target request. */
+/* The answer to a target or window request. */
 struct dibs_rdma_target {
 	u64 dmb_tok;
 	u64 offset;		/* of raddr within the DMB */
+	/* window: the MR's extent, and the rights the MR and the QP grant */
+	u64 iova;
+	u64 length;
+	int access;
 	/* private to dibs_rdma_fabric.c: the owner's MR, held until done */
 	struct dibs_rdma_mr *mr;
 };
@@ -129,5 +138,9 @@ enum ib_wc_status dibs_rdma_fabric_target(struct dibs_rdma_peer *peer, u32 rkey,
 					  u64 raddr, u64 len, int access,
 					  struct dibs_rdma_target *t);
 void dibs_rdma_fabric_target_done(struct dibs_rdma_target *t);
+enum ib_wc_status dibs_rdma_fabric_window(struct dibs_rdma_peer *peer, u32 rkey,
+					  struct dibs_rdma_target *t);
+bool dibs_rdma_fabric_target_is(const struct dibs_rdma_target *t,
+				const struct dibs_rdma_mr *mr);
 
 #endif /* _DIBS_RDMA_FABRIC_H */

@@ -86,6 +86,8 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 				  BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
 				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(ibdev, &dibs_rdma_dev_ops);
+	/* the driver's own methods: direct windows (dibs_rdma_window.c) */
+	ibdev->driver_def = dibs_rdma_uapi_defs;
 
 	rc = ib_register_device(ibdev, dev_name(&dibs->dev), NULL);
 	if (rc)

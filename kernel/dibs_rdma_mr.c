@@ -71,13 +71,34 @@ struct dibs_rdma_mr *dibs_rdma_mr_check(struct dibs_rdma_dev *ddev,
 					struct ib_pd *pd, u32 key, int access,
 					u64 addr, u64 len)
 {
+	struct dibs_rdma_mr *mr = dibs_rdma_mr_lookup(ddev, pd, key);
+
+	if (!mr)
+		return NULL;
+	if ((mr->access & access) != access ||
+	    !dibs_rdma_mr_covers(mr, addr, len)) {
+		dibs_rdma_mr_put(mr);
+		return NULL;
+	}
+	return mr;
+}
+
+/**
+ * dibs_rdma_mr_lookup() - find an MR of @ddev in @pd by key
+ * @ddev: the device the MR must be registered on
+ * @pd: the protection domain it must belong to
+ * @key: its lkey or rkey
+ *
+ * Return: the MR, referenced (release with dibs_rdma_mr_put()), or NULL.
+ */
+struct dibs_rdma_mr *dibs_rdma_mr_lookup(struct dibs_rdma_dev *ddev,
+					 struct ib_pd *pd, u32 key)
+{
 	struct dibs_rdma_mr *mr = dibs_rdma_mr_get(key);
 
 	if (!mr)
 		return NULL;
-	if (mr->ddev != ddev || mr->ibmr.pd != pd ||
-	    (mr->access & access) != access ||
-	    !dibs_rdma_mr_covers(mr, addr, len)) {
+	if (mr->ddev != ddev || mr->ibmr.pd != pd) {
 		dibs_rdma_mr_put(mr);
 		return NULL;
 	}
@@ -181,8 +202,9 @@ int dibs_rdma_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
 	struct dibs_rdma_mr *mr = to_dmr(ibmr);
 
-	/* no new users; wait for operations that found it before */
+	/* no new users; no window onto it; wait for operations that found it before */
 	xa_erase(&dibs_rdma_mrs, ibmr->lkey);
+	dibs_rdma_window_revoke_mr(mr);
 	dibs_rdma_mr_put(mr);
 	wait_for_completion(&mr->released);
 	/* waits until the dibs device no longer touches the memory */

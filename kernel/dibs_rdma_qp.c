@@ -64,6 +64,7 @@ void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp)
 {
 	lockdep_assert_held(&qp->rq_lock);
 	WRITE_ONCE(qp->state, IB_QPS_ERR);
+	dibs_rdma_window_revoke_qp(qp);
 	dibs_rdma_flush_rq(qp);
 	dibs_rdma_resp_reset(qp);
 }
@@ -176,6 +177,7 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	dibs_rdma_qp_put(qp);
 	wait_for_completion(&qp->released);
 
+	dibs_rdma_window_revoke_qp(qp);
 	dibs_rdma_detach_peer(qp);
 	dibs_rdma_resp_reset(qp);
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
@@ -257,6 +259,8 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 			dibs_rdma_qp_error_locked(qp);
 		WRITE_ONCE(qp->state, new);
 	}
+	/* what a window was opened under may have changed: the state, the rights */
+	dibs_rdma_window_revoke_qp(qp);
 out:
 	mutex_unlock(&qp->rq_lock);
 	mutex_unlock(&qp->sq_lock);

@@ -41,22 +41,27 @@ enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 }
 
 /*
- * The answer to a target request for @qpn of @ddev: MR @rkey must belong to
- * the QP's PD, allow @access (and the QP must, too) and cover the range. On
- * success @t holds the MR until dibs_rdma_fabric_target_done().
+ * MR @rkey of the PD of @qpn of @ddev, lent as a DMB, into @t (which holds
+ * it until dibs_rdma_fabric_target_done()), with the remote rights the MR and
+ * the QP both grant. A target request (@window false) must also be allowed
+ * @access by both over [@raddr, @raddr + @len).
  */
-enum ib_wc_status dibs_rdma_resp_check_rkey(struct dibs_rdma_dev *ddev, u32 qpn,
-					    u32 rkey, u64 raddr, u64 len,
-					    int access,
-					    struct dibs_rdma_target *t)
+static enum ib_wc_status dibs_rdma_resp_target(struct dibs_rdma_dev *ddev,
+					       u32 qpn, u32 rkey, bool window,
+					       int access, u64 raddr, u64 len,
+					       struct dibs_rdma_target *t)
 {
 	struct dibs_rdma_qp *qp = dibs_rdma_qp_get(ddev, qpn);
 	struct dibs_rdma_mr *mr = NULL;
+	int qp_access;
 
 	t->mr = NULL;
 	if (!qp)
 		return IB_WC_RETRY_EXC_ERR;
-	if (READ_ONCE(qp->access) & access)
+	qp_access = READ_ONCE(qp->access);
+	if (window)
+		mr = dibs_rdma_mr_lookup(ddev, qp->ibqp.pd, rkey);
+	else if (qp_access & access)
 		mr = dibs_rdma_mr_check(ddev, qp->ibqp.pd, rkey, access, raddr,
 					len);
 	dibs_rdma_qp_put(qp);
@@ -68,8 +73,34 @@ enum ib_wc_status dibs_rdma_resp_check_rkey(struct dibs_rdma_dev *ddev, u32 qpn,
 	}
 	t->mr = mr;
 	t->dmb_tok = mr->dmb.dmb_tok;
-	t->offset = raddr - mr->iova;
+	t->offset = window ? 0 : raddr - mr->iova;
+	t->iova = mr->iova;
+	t->length = mr->length;
+	t->access = qp_access & mr->access & (IB_ACCESS_REMOTE_WRITE |
+					      IB_ACCESS_REMOTE_READ |
+					      IB_ACCESS_REMOTE_ATOMIC);
 	return IB_WC_SUCCESS;
+}
+
+/*
+ * The answer to a target request for @qpn of @ddev: MR @rkey must belong to
+ * the QP's PD, allow @access (and the QP must, too) and cover the range.
+ */
+enum ib_wc_status dibs_rdma_resp_check_rkey(struct dibs_rdma_dev *ddev, u32 qpn,
+					    u32 rkey, u64 raddr, u64 len,
+					    int access,
+					    struct dibs_rdma_target *t)
+{
+	return dibs_rdma_resp_target(ddev, qpn, rkey, false, access, raddr, len,
+				     t);
+}
+
+/* The answer to a window request: the MR's extent and rights, whatever they are. */
+enum ib_wc_status dibs_rdma_resp_check_window(struct dibs_rdma_dev *ddev,
+					      u32 qpn, u32 rkey,
+					      struct dibs_rdma_target *t)
+{
+	return dibs_rdma_resp_target(ddev, qpn, rkey, true, 0, 0, 0, t);
 }
 
 /*

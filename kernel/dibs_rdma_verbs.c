@@ -116,7 +116,8 @@ void dibs_rdma_dealloc_ucontext(struct ib_ucontext *ibuc)
 /*
  * The device goes away while a process still has it open. Its mapped CQ
  * rings are plain memory that stays valid until unmapped (the pages are
- * referenced by the mapping), so there is nothing to revoke. Having this op
+ * referenced by the mapping), so there is nothing to revoke here; its
+ * windows are revoked when ib_uverbs destroys the QPs and MRs. Having this op
  * lets ib_uverbs disassociate the context (the process gets
  * IBV_EVENT_DEVICE_FATAL) instead of blocking the removal until it exits.
  */
@@ -126,9 +127,12 @@ void dibs_rdma_disassociate_ucontext(struct ib_ucontext *ibuc)
 
 int dibs_rdma_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
 {
-	struct rdma_user_mmap_entry *rdma = rdma_user_mmap_entry_get(ibuc, vma);
+	struct rdma_user_mmap_entry *rdma;
 	int rc;
 
+	if (dibs_rdma_is_window_mmap(vma))
+		return dibs_rdma_window_mmap(ibuc, vma);
+	rdma = rdma_user_mmap_entry_get(ibuc, vma);
 	if (!rdma)
 		return -EINVAL;
 	rc = remap_vmalloc_range(vma, container_of(rdma, struct dibs_rdma_mmap_entry,

@@ -16,8 +16,9 @@
 #define DIBS_RDMA_ABI_H
 
 #include <linux/types.h>
+#include <rdma/ib_user_ioctl_cmds.h>
 
-#define DIBS_RDMA_ABI_VERSION	1
+#define DIBS_RDMA_ABI_VERSION	2
 #define DIBS_RDMA_NAME_PREFIX	"dibs_"
 
 /*
@@ -29,7 +30,13 @@
  * dibs_rdma_cqe entries (DIBS_RDMA_CQ_RING_ENTRIES bytes in). The kernel
  * writes entry prod % num_cqe, then advances prod (release). The process
  * reads entries from cons up to prod (acquire) and advances cons (release);
- * the kernel reads cons only to see how much room is left. Values of
+ * the kernel reads cons only to see how much room is left. notify is the
+ * kernel's arming state of the CQ (0, or the IB_CQ_* flags of the last
+ * req_notify_cq that no completion has answered yet): a provider that
+ * completes work itself leaves that work to the kernel while it is
+ * nonzero, so that an armed CQ's event fires; held is how many completions
+ * of its own it holds outside the ring, which the kernel counts as used
+ * when it looks for room (at most num_cqe of them). Values of
  * status, opcode and wc_flags are those of struct ib_uverbs_wc. The uverbs
  * POLL_CQ command on such a CQ returns no entries; it drains the receive
  * rings of the CQ's QPs into the ring.
@@ -54,9 +61,11 @@ struct dibs_rdma_cqe {
 
 struct dibs_rdma_cq_ring {
 	__u32 prod;		/* written by the kernel */
-	__u32 pad0[15];
+	__u32 notify;		/* written by the kernel */
+	__u32 pad0[14];
 	__u32 cons;		/* written by the process */
-	__u32 pad1[15];
+	__u32 held;		/* written by the process */
+	__u32 pad1[14];
 };
 
 #define DIBS_RDMA_CQ_RING_ENTRIES	sizeof(struct dibs_rdma_cq_ring)
@@ -66,6 +75,79 @@ struct dibs_rdma_create_cq_resp {
 	__aligned_u64 mmap_offset;
 	__aligned_u64 mmap_len;
 	__u32 num_cqe;
+	__u32 reserved;
+};
+
+/*
+ * Direct windows
+ * --------------
+ * A connected RC QP whose peer QP is in the same kernel, on a device that
+ * lends memory (dibs_loopback), can have windows: the peer's MR @rkey mapped
+ * into the process, so the provider performs RDMA READ, WRITE and atomics on
+ * it with the CPU. DIBS_RDMA_METHOD_QP_OPEN_WINDOW (a driver method of
+ * UVERBS_OBJECT_QP) makes the owner's checks once - the peer QP connected
+ * back, the MR in that QP's PD, the rights of both - and answers with a
+ * struct dibs_rdma_window_resp:
+ *
+ *   [iova, iova + length)	the part of the MR the window maps: its whole
+ *				pages (a partial first or last page is not
+ *				mapped - its other bytes are not the MR's)
+ *   access			IB_ACCESS_REMOTE_* rights the window grants:
+ *				those of the MR and of the peer QP; a window
+ *				is readable, so it is opened only where the
+ *				rights allow reading (READ or ATOMIC): x86 has
+ *				no write-only pages
+ *   mmap_offset		mmap(length bytes, PROT_READ [| PROT_WRITE],
+ *				MAP_SHARED) of the uverbs file maps the data
+ *   state_offset		mmap(one page, PROT_READ, MAP_SHARED) maps a
+ *				struct dibs_rdma_window_state
+ *
+ * Errors of the method: EINVAL (QP not in RTS or not RC), ENOTCONN (the peer
+ * QP is not connected back), EOPNOTSUPP (the peer is not direct), EACCES (no
+ * such MR for that QP, or no rights that allow a window), ENOSPC (DIBS_RDMA_MAX_WINDOWS open on the QP), ERANGE
+ * (the MR has no whole page).
+ *
+ * Revocation: deregistering the MR, any modify or destroy of either QP, the
+ * QP moving to the error state, or the device going away revoke the window:
+ * the kernel clears state.valid, then unmaps the data and only then lets the
+ * pages go. An access after that reaches a page of the window's own (reads
+ * give zeros or what the process wrote there itself). So the provider does
+ * an operation, then a full fence, then reads state.valid: if it is still 1,
+ * the operation touched the MR while it was the MR. If not, the outcome is
+ * unknown: the provider leaves a READ or WRITE to the kernel, which executes
+ * it again (both are idempotent) and completes it the way it would have
+ * without the window; an atomic, which must not be done twice, completes
+ * with IBV_WC_RETRY_EXC_ERR (an RC requester that got no answer: done or
+ * not) and moves the QP to the error state. A revoked window
+ * is never valid again; the provider unmaps it and may open a new one.
+ *
+ * mmap errors: EINVAL (an offset no window has, a revoked window's data, a
+ * length past its end, MAP_PRIVATE), EACCES (a window of another context,
+ * PROT_WRITE without the right or on the state page).
+ */
+enum dibs_rdma_qp_methods {
+	DIBS_RDMA_METHOD_QP_OPEN_WINDOW = (1U << UVERBS_ID_NS_SHIFT),
+};
+
+enum dibs_rdma_open_window_attrs {
+	DIBS_RDMA_ATTR_OPEN_WINDOW_QP = (1U << UVERBS_ID_NS_SHIFT),
+	DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY,	/* __u32 */
+	DIBS_RDMA_ATTR_OPEN_WINDOW_RESP,	/* struct dibs_rdma_window_resp */
+};
+
+#define DIBS_RDMA_MAX_WINDOWS	64	/* per QP */
+
+struct dibs_rdma_window_resp {
+	__aligned_u64 mmap_offset;
+	__aligned_u64 state_offset;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__u32 access;
+	__u32 reserved;
+};
+
+struct dibs_rdma_window_state {
+	__u32 valid;		/* 1 until the window is revoked */
 	__u32 reserved;
 };
 

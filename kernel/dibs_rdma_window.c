@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dibs_rdma: direct windows - a direct peer's MR mapped into the requester's
+ * process, so that its provider does RDMA READ, WRITE and atomics with the
+ * CPU, without a system call (the ABI: include/uapi/rdma/dibs-rdma-abi.h,
+ * "Direct windows").
+ *
+ * Opening: DIBS_RDMA_METHOD_QP_OPEN_WINDOW asks the fabric the window
+ * question (dibs_rdma_fabric.h) on behalf of an RTS QP: the peer QP must be
+ * direct and connected back, the MR in its PD, and the rights of both allow
+ * reading (the mapping is readable; x86 has no write-only pages). The
+ * window attaches the MR's DMB on the requester's dibs device - the dibs
+ * way to map a peer's buffer (support_mmapped_rdmb, attach_dmb) - and maps
+ * the whole pages of the MR only: the other bytes of a partial page are not
+ * the MR's.
+ *
+ * Mapping: VM_PFNMAP, filled by the fault handler. No page reference is
+ * taken: the owner's pin (ib_umem) must outlive every PTE, which is what
+ * revocation guarantees. VM_DONTCOPY: a child of fork() has no window;
+ * VM_PFNMAP also keeps the pages from being pinned again (ibv_reg_mr of the
+ * window fails) or reached through /proc/<pid>/mem. A process that got the
+ * uverbs file from another maps only windows of that file's context - the
+ * same objects it could post work requests on.
+ *
+ * Revocation, and why no access reaches memory that is no longer the MR:
+ *   1. under w->lock, valid is cleared and the state page says so. A fault
+ *      takes w->lock and maps the MR's page only while valid; after this
+ *      point every fault maps the window's sink page instead.
+ *   2. unmap_mapping_range() removes every PTE a fault installed before 1
+ *      from every mapping of the window and flushes the TLBs. After it
+ *      returns, no CPU reaches the MR's pages through the window.
+ *   3. only then the DMB is detached and the revoker (dereg_mr, destroy_qp,
+ *      ...) goes on to unpin the pages or free the QP.
+ * The provider checks state.valid after each operation, behind a full
+ * fence: if it still reads 1, the operation's accesses came before 1, so
+ * before 2, so they reached the MR while it was the MR. A process is never
+ * killed by a revocation: it reads the sink page instead.
+ *
+ * Revokers: deregistering the MR (dibs_rdma_window_revoke_mr()), any modify
+ * or destroy of either QP and the error state (dibs_rdma_window_revoke_qp()).
+ * The owner's process exiting (also by SIGKILL) deregisters its MRs and
+ * destroys its QPs; removing the device destroys both sides' objects.
+ *
+ * Locking: dibs_rdma_windows_lock guards the registry, every window's qp
+ * and mapping, dibs_rdma_mr.windows_closed and dibs_rdma_qp.nr_windows; it
+ * is held from an open's checks to its registration, and across a
+ * revocation, so that a revoker returns only once its windows are gone -
+ * also those another revoker found first. Order: sq_lock, rq_lock, then
+ * dibs_rdma_windows_lock, then w->lock; the fault path takes w->lock under
+ * the mmap lock and nothing else.
+ */
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/vmalloc.h>
+#include <rdma/uverbs_ioctl.h>
+
+#define UVERBS_MODULE_NAME dibs_rdma
+#include <rdma/uverbs_named_ioctl.h>
+
+#include "dibs_rdma.h"
+
+/*
+ * mmap offsets of windows, in pages: above those of rdma_user_mmap_entry
+ * (32 bits), DIBS_RDMA_WINDOW_SPAN pages per window id. Page
+ * DIBS_RDMA_WINDOW_STATE of a window's span is its state page; its data
+ * starts at page 0 (an MR has at most DIBS_RDMA_MAX_MR_SIZE bytes).
+ */
+#define DIBS_RDMA_WINDOW_PGOFF	BIT_ULL(40)
+#define DIBS_RDMA_WINDOW_SHIFT	20
+#define DIBS_RDMA_WINDOW_SPAN	BIT_ULL(DIBS_RDMA_WINDOW_SHIFT)
+#define DIBS_RDMA_WINDOW_STATE	(DIBS_RDMA_WINDOW_SPAN - 1)
+#define DIBS_RDMA_WINDOW_MAX_ID	((1U << 20) - 1)
+
+static_assert(DIBS_RDMA_MAX_MR_SIZE / PAGE_SIZE < DIBS_RDMA_WINDOW_STATE);
+
+struct dibs_rdma_window {
+	/* one for the registry, one per VMA */
+	struct kref ref;
+	u32 id;
+	u64 pgoff;		/* of data page 0 */
+	/* identities only, never dereferenced: the context that may map it */
+	struct ib_ucontext *uctx;
+	/* the owner's MR and QP, for the revokers */
+	struct dibs_rdma_mr *mr;
+	struct dibs_rdma_dev *peer_dev;
+	u32 peer_qpn;
+	/* the requester QP; NULL once revoked (dibs_rdma_windows_lock) */
+	struct dibs_rdma_qp *qp;
+	/* the uverbs file's mapping, once mapped (dibs_rdma_windows_lock) */
+	struct address_space *mapping;
+	/* the MR's DMB, attached on qp's dibs device while valid */
+	struct dibs_dmb dmb;
+	void *base;		/* kernel address of data page 0 */
+	unsigned long npages;
+	u64 iova;		/* of data page 0 */
+	int access;
+	/* guards valid against the fault handler */
+	struct mutex lock;
+	bool valid;
+	struct dibs_rdma_window_state *state;	/* a page of its own */
+	struct page *sink;	/* what a revoked window maps */
+};
+
+/* windows by id (dibs_rdma_windows_lock for changes, xa lock for loads) */
+static DEFINE_XARRAY_ALLOC1(dibs_rdma_windows);
+static DEFINE_MUTEX(dibs_rdma_windows_lock);
+
+static void dibs_rdma_window_release(struct kref *ref)
+{
+	struct dibs_rdma_window *w = container_of(ref, struct dibs_rdma_window, ref);
+
+	free_page((unsigned long)w->state);
+	__free_page(w->sink);
+	mutex_destroy(&w->lock);
+	kfree(w);
+	module_put(THIS_MODULE);
+}
+
+/* Revoke @w (see the top of this file). Caller holds dibs_rdma_windows_lock. */
+static void dibs_rdma_window_revoke(struct dibs_rdma_window *w)
+{
+	lockdep_assert_held(&dibs_rdma_windows_lock);
+	mutex_lock(&w->lock);
+	w->valid = false;
+	WRITE_ONCE(w->state->valid, 0);
+	mutex_unlock(&w->lock);
+	/* the state before the zap: a provider that still reads 1 came first */
+	smp_mb();
+	if (w->mapping)
+		unmap_mapping_range(w->mapping, (loff_t)w->pgoff << PAGE_SHIFT,
+				    (loff_t)w->npages << PAGE_SHIFT, 1);
+	dibs_detach_dmb(w->qp->ddev->dibs, w->dmb.dmb_tok);
+	xa_erase(&dibs_rdma_windows, w->id);
+	w->qp->nr_windows--;
+	w->qp = NULL;
+	kref_put(&w->ref, dibs_rdma_window_release);
+}
+
+void dibs_rdma_window_revoke_mr(struct dibs_rdma_mr *mr)
+{
+	struct dibs_rdma_window *w;
+	unsigned long id;
+
+	mutex_lock(&dibs_rdma_windows_lock);
+	mr->windows_closed = true;
+	xa_for_each(&dibs_rdma_windows, id, w)
+		if (w->mr == mr)
+			dibs_rdma_window_revoke(w);
+	mutex_unlock(&dibs_rdma_windows_lock);
+}
+
+/* Revoke the windows @qp opened, and those opened onto @qp's peer side. */
+void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp)
+{
+	struct dibs_rdma_window *w;
+	unsigned long id;
+
+	mutex_lock(&dibs_rdma_windows_lock);
+	xa_for_each(&dibs_rdma_windows, id, w)
+		if (w->qp == qp || (w->peer_dev == qp->ddev &&
+				    w->peer_qpn == qp->ibqp.qp_num))
+			dibs_rdma_window_revoke(w);
+	mutex_unlock(&dibs_rdma_windows_lock);
+}
+
+static int dibs_rdma_wc_errno(enum ib_wc_status st)
+{
+	return st == IB_WC_REM_INV_REQ_ERR ? -EOPNOTSUPP :
+	       st == IB_WC_REM_ACCESS_ERR ? -EACCES : -ENOTCONN;
+}
+
+/*
+ * Attach the DMB of @t and set up @w's data pages: the whole pages of the
+ * MR. Caller holds dibs_rdma_windows_lock.
+ */
+static int dibs_rdma_window_attach(struct dibs_rdma_window *w,
+				   struct dibs_rdma_qp *qp,
+				   const struct dibs_rdma_target *t)
+{
+	unsigned long head;
+
+	w->dmb = (struct dibs_dmb){ .dmb_tok = t->dmb_tok };
+	if (dibs_attach_dmb(qp->ddev->dibs, &w->dmb))
+		return -EOPNOTSUPP;
+	/* lent memory is the owner's vmap of its pinned pages */
+	if (!is_vmalloc_addr(w->dmb.cpu_addr) || w->dmb.dmb_len != t->length) {
+		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
+		return -EOPNOTSUPP;
+	}
+	head = offset_in_page(w->dmb.cpu_addr) ?
+	       PAGE_SIZE - offset_in_page(w->dmb.cpu_addr) : 0;
+	if (t->length < head + PAGE_SIZE) {
+		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
+		return -ERANGE;
+	}
+	w->base = w->dmb.cpu_addr + head;
+	w->iova = t->iova + head;
+	w->npages = (t->length - head) >> PAGE_SHIFT;
+	return 0;
+}
+
+static struct dibs_rdma_window *dibs_rdma_window_alloc(void)
+{
+	struct dibs_rdma_window *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	w->state = (void *)get_zeroed_page(GFP_KERNEL);
+	w->sink = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!w->state || !w->sink) {
+		free_page((unsigned long)w->state);
+		if (w->sink)
+			__free_page(w->sink);
+		kfree(w);
+		return NULL;
+	}
+	kref_init(&w->ref);
+	mutex_init(&w->lock);
+	return w;
+}
+
+/* Open a window of @qp onto its peer's MR @rkey; fills @resp. */
+static int dibs_rdma_window_open(struct dibs_rdma_qp *qp, struct ib_ucontext *uctx,
+				 u32 rkey, struct dibs_rdma_window_resp *resp)
+{
+	struct dibs_rdma_target t = {};
+	struct dibs_rdma_peer peer = {};
+	struct dibs_rdma_window *w;
+	enum ib_wc_status st;
+	int rc;
+
+	w = dibs_rdma_window_alloc();
+	if (!w)
+		return -ENOMEM;
+	mutex_lock(&qp->sq_lock);
+	mutex_lock(&dibs_rdma_windows_lock);
+	rc = -EINVAL;
+	if (READ_ONCE(qp->state) != IB_QPS_RTS)
+		goto out_unlock;
+	/* only a device that lends has direct peers: ask no peer in another kernel */
+	rc = -EOPNOTSUPP;
+	if (!qp->ddev->lends)
+		goto out_unlock;
+	rc = -ENOSPC;
+	if (qp->nr_windows >= DIBS_RDMA_MAX_WINDOWS)
+		goto out_unlock;
+	st = dibs_rdma_fabric_connect(qp, &peer);
+	if (st == IB_WC_SUCCESS)
+		st = dibs_rdma_fabric_window(&peer, rkey, &t);
+	rc = dibs_rdma_wc_errno(st);
+	if (st != IB_WC_SUCCESS)
+		goto out_done;
+	rc = -EACCES;
+	if (!(t.access & (IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC)) ||
+	    t.mr->windows_closed)
+		goto out_done;
+	rc = dibs_rdma_window_attach(w, qp, &t);
+	if (rc)
+		goto out_done;
+	rc = xa_alloc(&dibs_rdma_windows, &w->id, w,
+		      XA_LIMIT(1, DIBS_RDMA_WINDOW_MAX_ID), GFP_KERNEL);
+	if (rc) {
+		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
+		rc = rc == -EBUSY ? -ENOSPC : rc;
+		goto out_done;
+	}
+	w->pgoff = DIBS_RDMA_WINDOW_PGOFF + ((u64)w->id << DIBS_RDMA_WINDOW_SHIFT);
+	w->uctx = uctx;
+	w->mr = t.mr;
+	w->peer_dev = peer.dev;
+	w->peer_qpn = peer.qpn;
+	w->qp = qp;
+	w->access = t.access;
+	w->valid = true;
+	w->state->valid = 1;
+	qp->nr_windows++;
+	__module_get(THIS_MODULE);
+	*resp = (struct dibs_rdma_window_resp){
+		.mmap_offset = w->pgoff << PAGE_SHIFT,
+		.state_offset = (w->pgoff + DIBS_RDMA_WINDOW_STATE) << PAGE_SHIFT,
+		.iova = w->iova,
+		.length = (u64)w->npages << PAGE_SHIFT,
+		.access = w->access,
+	};
+	w = NULL;	/* the registry's now */
+out_done:
+	dibs_rdma_fabric_target_done(&t);
+	dibs_rdma_fabric_disconnect(&peer);
+out_unlock:
+	mutex_unlock(&dibs_rdma_windows_lock);
+	mutex_unlock(&qp->sq_lock);
+	if (w) {
+		free_page((unsigned long)w->state);
+		__free_page(w->sink);
+		kfree(w);
+	}
+	return rc;
+}
+
+static void dibs_rdma_window_vm_open(struct vm_area_struct *vma)
+{
+	struct dibs_rdma_window *w = vma->vm_private_data;
+
+	kref_get(&w->ref);
+}
+
+static void dibs_rdma_window_vm_close(struct vm_area_struct *vma)
+{
+	struct dibs_rdma_window *w = vma->vm_private_data;
+
+	kref_put(&w->ref, dibs_rdma_window_release);
+}
+
+static vm_fault_t dibs_rdma_window_fault(struct vm_fault *vmf)
+{
+	struct dibs_rdma_window *w = vmf->vma->vm_private_data;
+	u64 idx = vmf->pgoff - w->pgoff;
+	struct page *page;
+	vm_fault_t ret;
+
+	if (idx == DIBS_RDMA_WINDOW_STATE)
+		return vmf_insert_pfn(vmf->vma, vmf->address,
+				      PHYS_PFN(virt_to_phys(w->state)));
+	if (idx >= w->npages)
+		return VM_FAULT_SIGBUS;
+	mutex_lock(&w->lock);
+	page = w->valid ? vmalloc_to_page(w->base + (idx << PAGE_SHIFT)) : w->sink;
+	ret = vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn(page));
+	mutex_unlock(&w->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct dibs_rdma_window_vm_ops = {
+	.open = dibs_rdma_window_vm_open,
+	.close = dibs_rdma_window_vm_close,
+	.fault = dibs_rdma_window_fault,
+};
+
+bool dibs_rdma_is_window_mmap(const struct vm_area_struct *vma)
+{
+	return vma->vm_pgoff >= DIBS_RDMA_WINDOW_PGOFF;
+}
+
+/* Check a mapping of window data or state against @w. */
+static int dibs_rdma_window_check_vma(const struct dibs_rdma_window *w,
+				      struct vm_area_struct *vma)
+{
+	u64 idx = vma->vm_pgoff - w->pgoff;
+	unsigned long n = vma_pages(vma);
+	bool writable = w->access & (IB_ACCESS_REMOTE_WRITE |
+				     IB_ACCESS_REMOTE_ATOMIC);
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (idx == DIBS_RDMA_WINDOW_STATE)
+		return n != 1 ? -EINVAL : vma->vm_flags & VM_WRITE ? -EACCES : 0;
+	if (!w->valid || idx >= w->npages || n > w->npages - idx)
+		return -EINVAL;
+	return (vma->vm_flags & VM_WRITE) && !writable ? -EACCES : 0;
+}
+
+int dibs_rdma_window_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
+{
+	u64 id = (vma->vm_pgoff - DIBS_RDMA_WINDOW_PGOFF) >> DIBS_RDMA_WINDOW_SHIFT;
+	struct dibs_rdma_window *w;
+	int rc;
+
+	if (id == 0 || id > DIBS_RDMA_WINDOW_MAX_ID)
+		return -EINVAL;
+	mutex_lock(&dibs_rdma_windows_lock);
+	w = xa_load(&dibs_rdma_windows, id);
+	rc = !w ? -EINVAL : w->uctx != ibuc ? -EACCES :
+	     dibs_rdma_window_check_vma(w, vma);
+	if (!rc && w->mapping && w->mapping != vma->vm_file->f_mapping)
+		rc = -EINVAL;
+	if (rc)
+		goto out;
+	w->mapping = vma->vm_file->f_mapping;
+	if (vma->vm_pgoff - w->pgoff == DIBS_RDMA_WINDOW_STATE ||
+	    !(w->access & (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_ATOMIC)))
+		vma->vm_flags &= ~VM_MAYWRITE;
+	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP |
+			 VM_DONTCOPY;
+	vma->vm_private_data = w;
+	vma->vm_ops = &dibs_rdma_window_vm_ops;
+	kref_get(&w->ref);
+out:
+	mutex_unlock(&dibs_rdma_windows_lock);
+	return rc;
+}
+
+static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_WINDOW)(struct uverbs_attr_bundle *attrs)
+{
+	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_QP);
+	struct dibs_rdma_window_resp resp;
+	struct ib_ucontext *uctx;
+	u32 rkey;
+	int rc;
+
+	uctx = ib_uverbs_get_ucontext(attrs);
+	if (IS_ERR(uctx))
+		return PTR_ERR(uctx);
+	if (ibqp->qp_type != IB_QPT_RC)
+		return -EINVAL;
+	rc = uverbs_copy_from(&rkey, attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY);
+	if (rc)
+		return rc;
+	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, rkey, &resp);
+	if (rc)
+		return rc;
+	/* on failure the window stays until the QP is modified or destroyed */
+	return uverbs_copy_to(attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RESP, &resp,
+			      sizeof(resp));
+}
+
+DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW,
+			    UVERBS_ATTR_IDR(DIBS_RDMA_ATTR_OPEN_WINDOW_QP,
+					    UVERBS_OBJECT_QP, UVERBS_ACCESS_READ,
+					    UA_MANDATORY),
+			    UVERBS_ATTR_PTR_IN(DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY,
+					       UVERBS_ATTR_TYPE(u32),
+					       UA_MANDATORY),
+			    UVERBS_ATTR_PTR_OUT(DIBS_RDMA_ATTR_OPEN_WINDOW_RESP,
+						UVERBS_ATTR_STRUCT(struct dibs_rdma_window_resp,
+								   reserved),
+						UA_MANDATORY));
+
+ADD_UVERBS_METHODS(dibs_rdma_qp_methods, UVERBS_OBJECT_QP,
+		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW));
+
+const struct uapi_definition dibs_rdma_uapi_defs[] = {
+	UAPI_DEF_CHAIN_OBJ_TREE(UVERBS_OBJECT_QP, &dibs_rdma_qp_methods),
+	{}
+};
