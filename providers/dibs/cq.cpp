@@ -2,7 +2,8 @@
 //
 // Completion queues: the kernel driver writes completions into a ring mapped into the process
 // (struct dibs_rdma_cq_ring, include/uapi/rdma/dibs-rdma-abi.h), which poll_cq reads without a
-// system call. Only an empty ring costs one: the uverbs POLL_CQ command, which makes the kernel
+// system call, together with the completions of work the provider executed itself (dibs_cq,
+// bypass.hpp). Only an empty CQ costs one: the uverbs POLL_CQ command, which makes the kernel
 // drain the receive rings of the CQ's QPs into the ring. req_notify_cq is the REQ_NOTIFY_CQ
 // command.
 #include "dibs.hpp"
@@ -45,15 +46,42 @@ void to_ibv_wc(const dibs_rdma_cqe& e, ibv_wc& wc) noexcept {
     wc.dlid_path_bits = e.dlid_path_bits;
 }
 
-/// Reads up to wc.size() completions from the ring. Caller holds cq.lock.
+std::uint32_t ring_prod(const dibs_cq& cq) noexcept {
+    return std::atomic_ref<std::uint32_t>(cq.ring->prod).load(std::memory_order_acquire);
+}
+
+/// Tells the kernel how many completions the provider holds (they take room in the CQ).
+/// Caller holds cq.lock.
+void publish_held(dibs_cq& cq) noexcept {
+    std::atomic_ref<std::uint32_t>(cq.ring->held)
+        .store(cq.local_count + cq.local_reserved, std::memory_order_relaxed);
+}
+
+
+/// Reads up to wc.size() completions from the ring and the provider's own, in order. Caller
+/// holds cq.lock.
 int take(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {
-    const std::uint32_t prod =
-        std::atomic_ref<std::uint32_t>(cq.ring->prod).load(std::memory_order_acquire);
+    const std::uint32_t prod = ring_prod(cq);
+    const std::uint32_t first = cq.cons;
     std::size_t n = 0;
-    for (; n < wc.size() && cq.cons != prod; ++n, ++cq.cons) {
-        to_ibv_wc(cq.entries[cq.cons % cq.num_cqe], wc[n]);
+    for (; n < wc.size(); ++n) {
+        const bool ring_first =
+            cq.cons != prod &&
+            (cq.local_count == 0 ||
+             static_cast<std::int32_t>(cq.local[cq.local_head].after - cq.cons) > 0);
+        if (ring_first) {
+            to_ibv_wc(cq.entries[cq.cons % cq.num_cqe], wc[n]);
+            ++cq.cons;
+        } else if (cq.local_count != 0) {
+            to_ibv_wc(cq.local[cq.local_head].cqe, wc[n]);
+            cq.local_head = (cq.local_head + 1) % cq.num_cqe;
+            --cq.local_count;
+            publish_held(cq);
+        } else {
+            break;
+        }
     }
-    if (n != 0) {
+    if (cq.cons != first) {
         // the entries are read before the kernel may reuse them
         std::atomic_ref<std::uint32_t>(cq.ring->cons).store(cq.cons, std::memory_order_release);
     }
@@ -87,6 +115,7 @@ ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel,
             resp.drv.num_cqe};
         cq->ring_len = resp.drv.mmap_len;
         cq->num_cqe = resp.drv.num_cqe;
+        cq->local.resize(cq->num_cqe);
         return &cq.release()->ibcq;
     });
 }
@@ -117,6 +146,32 @@ int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept {
         n = take(cq, out);
     }
     return n;
+}
+
+bool reserve_local(dibs_cq& cq) noexcept {
+    const std::lock_guard guard{cq.lock};
+    const std::uint32_t used = ring_prod(cq) - cq.cons + cq.local_count + cq.local_reserved;
+    if (used >= cq.num_cqe) {
+        return false;
+    }
+    ++cq.local_reserved;
+    publish_held(cq);
+    return true;
+}
+
+void unreserve_local(dibs_cq& cq) noexcept {
+    const std::lock_guard guard{cq.lock};
+    --cq.local_reserved;
+    publish_held(cq);
+}
+
+void push_local(dibs_cq& cq, const dibs_rdma_cqe& cqe) noexcept {
+    const std::lock_guard guard{cq.lock};
+    --cq.local_reserved;
+    // reserved room: local_count < num_cqe
+    cq.local[(cq.local_head + cq.local_count) % cq.num_cqe] = {cqe, ring_prod(cq)};
+    ++cq.local_count;
+    publish_held(cq);
 }
 
 int req_notify_cq(ibv_cq* ibcq, int solicited_only) noexcept {

@@ -74,6 +74,7 @@ const verbs_context_ops dibs_context_ops = {
 /// Releases a context from _verbs_init_and_alloc_context(): closes cmd_fd, frees the memory.
 struct context_del {
     void operator()(dibs_context* ctx) const noexcept {
+        const std::unique_ptr<mr_table> mrs{ctx->mrs}; // released here
         verbs_uninit_context(&ctx->ibctx);
         // libibverbs calloc()ed it
         std::free(ctx); // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory)
@@ -98,6 +99,8 @@ verbs_context* alloc_context(ibv_device* ibdev, int cmd_fd, void* /*private_data
         check_cmd(ibv_cmd_get_context(&ctx->ibctx, &cmd, sizeof(cmd), &resp, sizeof(resp)),
                   "ibv_cmd_get_context");
 
+        ctx->mrs = std::make_unique<mr_table>().release(); // owned by the context: context_del
+        ctx->bypass = bypass_enabled();
         verbs_set_ops(&ctx->ibctx, &dibs_context_ops);
         return &ctx.release()->ibctx;
     });

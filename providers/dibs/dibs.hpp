@@ -15,6 +15,7 @@
 #ifndef DIBS_PROVIDER_DIBS_HPP
 #define DIBS_PROVIDER_DIBS_HPP
 
+#include "bypass.hpp"
 #include "verbs_abi.hpp"
 
 #include <cerrno>
@@ -25,6 +26,7 @@
 #include <span>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
 #include <rdma/dibs-rdma-abi.h>
 
@@ -39,6 +41,8 @@ struct dibs_device {
 /// Allocated by libibverbs with calloc(sizeof(dibs_context)): keep it trivial.
 struct dibs_context {
     verbs_context ibctx;
+    bool bypass;   ///< the bypass data path is on (bypass.hpp)
+    mr_table* mrs; ///< owned: created by alloc_context, deleted by free_context
 };
 
 struct dibs_pd {
@@ -51,18 +55,39 @@ struct dibs_mr {
 
 /// A CQ whose ring is mapped into the process (see the uapi header): poll_cq reads it without a
 /// system call. ring is nullptr for a CQ the kernel polls (an older kernel driver).
+///
+/// Completions of work the provider executed itself (bypass.hpp) wait in `local`, each with the
+/// ring's producer index at the time it completed: ring entries before that index come first,
+/// so that each QP's completions stay in order. Room for them is reserved before the work is
+/// done, so that a completion is never lost.
 struct dibs_cq {
+    struct local_cqe {
+        dibs_rdma_cqe cqe;
+        std::uint32_t after; ///< ring entries before this producer index come first
+    };
+
     ibv_cq ibcq;
     dibs_rdma_cq_ring* ring = nullptr;
     std::span<dibs_rdma_cqe> entries; ///< after *ring in the mapping
     std::size_t ring_len = 0;
     std::uint32_t num_cqe = 0;
-    std::uint32_t cons = 0; ///< next entry to read; guarded by lock
-    std::mutex lock;        ///< verbs allow polling one CQ from several threads
+    std::mutex lock; ///< guards what follows: verbs allow polling one CQ from several threads
+    std::uint32_t cons = 0;       ///< next ring entry to read
+    std::vector<local_cqe> local; ///< num_cqe slots, a ring
+    std::uint32_t local_head = 0;
+    std::uint32_t local_count = 0;
+    std::uint32_t local_reserved = 0;
 };
 
+/// A QP and what the bypass data path keeps about it (guarded by sq_lock).
 struct dibs_qp {
     ibv_qp ibqp;
+    std::mutex sq_lock; ///< serialises post_send, and modify_qp against it
+    bool sig_all = false;
+    ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp
+    bool no_windows = false;            ///< the kernel said this connection cannot have any
+    std::vector<std::unique_ptr<window>> windows;
+    std::vector<std::uint32_t> refused; ///< rkeys the kernel opened no window onto
 };
 
 static_assert(std::is_standard_layout_v<dibs_device> && offsetof(dibs_device, ibdev) == 0);
@@ -161,6 +186,11 @@ ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_v
 int dereg_mr(verbs_mr* vmr) noexcept;
 
 // cq.cpp: completion queues, read from the ring mapped at create (POLL_CQ when it is empty).
+/// Reserves room for one completion the provider will add; false if the CQ is full.
+[[nodiscard]] bool reserve_local(dibs_cq& cq) noexcept;
+void unreserve_local(dibs_cq& cq) noexcept;
+/// Adds a completion for which room was reserved.
+void push_local(dibs_cq& cq, const dibs_rdma_cqe& cqe) noexcept;
 ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel, int comp_vector) noexcept;
 int destroy_cq(ibv_cq* ibcq) noexcept;
 int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept;

@@ -1,13 +1,75 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Queue pairs: create, modify, query and destroy are the uverbs commands. post_send and
-// post_recv are the POST_SEND/POST_RECV commands: the kernel driver executes the work requests
+// Queue pairs: create, modify, query and destroy are the uverbs commands. post_send executes
+// what it can itself (bypass.hpp) and posts the rest to the kernel driver with POST_SEND, one
+// command per run of consecutive WRs; post_recv is the POST_RECV command
 // (kernel/dibs_rdma_req.c, kernel/dibs_rdma_resp.c).
 #include "dibs.hpp"
 
+#include <array>
 #include <memory>
 
 namespace dibs::provider {
+
+namespace {
+
+/// Consecutive WRs for the kernel, copied and linked so that one POST_SEND takes them all.
+class kernel_run {
+public:
+    explicit kernel_run(ibv_qp& qp) noexcept : qp_(qp) {}
+
+    /// Adds wr; posts the run first if it is full. Returns 0 or an errno (bad_wr set).
+    int add(ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
+        if (n_ == copies_.size()) {
+            if (const int err = post(bad_wr); err != 0) {
+                return err;
+            }
+        }
+        // NOLINTBEGIN(cppcoreguidelines-pro-bounds-constant-array-index): n_ < size()
+        orig_[n_] = wr;
+        copies_[n_] = *wr;
+        copies_[n_].next = nullptr;
+        if (n_ != 0) {
+            copies_[n_ - 1].next = &copies_[n_];
+        }
+        // NOLINTEND(cppcoreguidelines-pro-bounds-constant-array-index)
+        ++n_;
+        return 0;
+    }
+
+    /// Posts the run. Returns 0 or an errno, with bad_wr at the caller's WR that failed.
+    int post(ibv_send_wr** bad_wr) noexcept {
+        if (n_ == 0) {
+            return 0;
+        }
+        ibv_send_wr* bad = nullptr;
+        const int err = cmd_errno(ibv_cmd_post_send(&qp_, copies_.data(), &bad));
+        if (err != 0) {
+            const auto i = bad != nullptr ? static_cast<std::size_t>(bad - copies_.data()) : 0;
+            *bad_wr =
+                orig_[i < n_ ? i : 0]; // NOLINT(cppcoreguidelines-pro-bounds-constant-array-index)
+        }
+        n_ = 0;
+        return err;
+    }
+
+private:
+    ibv_qp& qp_;
+    // filled up to n_ before use: not zeroed on every post_send
+    std::array<ibv_send_wr, 16> copies_; // NOLINT(cppcoreguidelines-pro-type-member-init)
+    std::array<ibv_send_wr*, 16> orig_;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+    std::size_t n_ = 0;
+};
+
+/// The windows were opened under what a modify may change: forget them (the kernel revoked
+/// them already).
+void forget_windows(dibs_qp& qp) noexcept {
+    qp.windows.clear();
+    qp.refused.clear();
+    qp.no_windows = false;
+}
+
+} // namespace
 
 ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
     return create_boundary([&] {
@@ -16,13 +78,23 @@ ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
         ib_uverbs_create_qp_resp resp{};
         check_cmd(ibv_cmd_create_qp(ibpd, &qp->ibqp, attr, &cmd, sizeof(cmd), &resp, sizeof(resp)),
                   "ibv_cmd_create_qp");
+        qp->sig_all = attr->sq_sig_all != 0;
         return &qp.release()->ibqp;
     });
 }
 
 int modify_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask) noexcept {
+    dibs_qp& qp = *to_dibs_qp(ibqp);
     struct ibv_modify_qp cmd {};
-    return cmd_errno(ibv_cmd_modify_qp(ibqp, attr, attr_mask, &cmd, sizeof(cmd)));
+    const std::lock_guard guard{qp.sq_lock};
+    const int err = cmd_errno(ibv_cmd_modify_qp(ibqp, attr, attr_mask, &cmd, sizeof(cmd)));
+    if (err == 0) {
+        forget_windows(qp);
+        if ((attr_mask & IBV_QP_STATE) != 0) {
+            qp.state = attr->qp_state;
+        }
+    }
+    return err;
 }
 
 int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* init_attr) noexcept {
@@ -39,7 +111,29 @@ int destroy_qp(ibv_qp* ibqp) noexcept {
 }
 
 int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
-    return cmd_errno(ibv_cmd_post_send(ibqp, wr, bad_wr));
+    const dibs_context& ctx = *to_dibs_context(ibqp->context);
+    if (!ctx.bypass) {
+        return cmd_errno(ibv_cmd_post_send(ibqp, wr, bad_wr));
+    }
+    dibs_qp& qp = *to_dibs_qp(ibqp);
+    const std::lock_guard guard{qp.sq_lock};
+    kernel_run run{*ibqp};
+    for (; wr != nullptr; wr = wr->next) {
+        plan p;
+        if (prepare(ctx, qp, *wr, p)) {
+            // what came before first: the kernel executes it synchronously
+            if (const int err = run.post(bad_wr); err != 0) {
+                return err;
+            }
+            if (execute(qp, *wr, p) == outcome::done) {
+                continue;
+            }
+        }
+        if (const int err = run.add(wr, bad_wr); err != 0) {
+            return err;
+        }
+    }
+    return run.post(bad_wr);
 }
 
 int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // Device and port queries, protection domains and memory regions: all through the uverbs
-// commands, with no dibs-specific payload (the uapi header defines none yet).
+// commands, with no dibs-specific payload. MRs are also entered into the context's mr_table,
+// for the bypass data path's local checks (bypass.hpp).
 #include "dibs.hpp"
 
 #include <cinttypes>
@@ -65,12 +66,30 @@ ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_v
         check_cmd(ibv_cmd_reg_mr(ibpd, addr, length, hca_va, access, &mr->vmr, &cmd, sizeof(cmd),
                                  &resp, sizeof(resp)),
                   "ibv_cmd_reg_mr");
+        mr->vmr.access = access;
+        try {
+            // libibverbs fills in addr, length and pd only after this returns
+            to_dibs_context(ibpd->context)
+                ->mrs->add(mr->vmr.ibv_mr.lkey, addr, length, ibpd, access);
+        } catch (...) {
+            (void)ibv_cmd_dereg_mr(&mr->vmr);
+            throw;
+        }
         return &mr.release()->vmr.ibv_mr;
     });
 }
 
 int dereg_mr(verbs_mr* vmr) noexcept {
+    // first: the bypass path stops using it before the kernel lets it go
+    mr_table& mrs = *to_dibs_context(vmr->ibv_mr.context)->mrs;
+    const ibv_mr& m = vmr->ibv_mr;
+    mrs.remove(m.lkey);
     if (const int err = cmd_errno(ibv_cmd_dereg_mr(vmr)); err != 0) {
+        try {
+            mrs.add(m.lkey, m.addr, m.length, m.pd, vmr->access);
+        } catch (
+            ...) { // NOLINT(bugprone-empty-catch): the bypass path then leaves it to the kernel
+        }
         return err;
     }
     const std::unique_ptr<dibs_mr> mr{to_dibs_mr(vmr)}; // released here

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The kernel-bypass data path (bypass.hpp): direct windows, the local SGE checks, and the
+// execution of RDMA WRITE, READ and atomics with the CPU.
+#include "bypass.hpp"
+
+#include "dibs.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/rdma_user_ioctl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace dibs::provider {
+
+// ---- mapping ----------------------------------------------------------------------------------
+
+mapping::mapping(int fd, std::size_t len, int prot, std::uint64_t offset, const char* what)
+    : addr_(::mmap(nullptr, len, prot, MAP_SHARED, fd, static_cast<off_t>(offset)))
+    , len_(len) {
+    if (addr_ == MAP_FAILED) {
+        addr_ = nullptr;
+        throw verbs_error(errno, what);
+    }
+}
+
+mapping::~mapping() {
+    if (addr_ != nullptr) {
+        ::munmap(addr_, len_);
+    }
+}
+
+mapping::mapping(mapping&& other) noexcept
+    : addr_(std::exchange(other.addr_, nullptr))
+    , len_(std::exchange(other.len_, 0)) {}
+
+mapping& mapping::operator=(mapping&& other) noexcept {
+    if (this != &other) {
+        mapping old{std::move(*this)};
+        addr_ = std::exchange(other.addr_, nullptr);
+        len_ = std::exchange(other.len_, 0);
+    }
+    return *this;
+}
+
+// ---- mr_table ---------------------------------------------------------------------------------
+
+void mr_table::add(std::uint32_t lkey, const void* addr, std::uint64_t length, const ibv_pd* pd,
+                   int access) {
+    const std::unique_lock guard{lock_};
+    by_lkey_.insert_or_assign(lkey,
+                              entry{reinterpret_cast<std::uintptr_t>(addr), length, pd, access});
+}
+
+void mr_table::remove(std::uint32_t lkey) noexcept {
+    const std::unique_lock guard{lock_};
+    by_lkey_.erase(lkey);
+}
+
+bool mr_table::check(std::uint32_t lkey, const ibv_pd* pd, std::uint64_t addr, std::uint64_t len,
+                     int access) const noexcept {
+    const std::shared_lock guard{lock_};
+    const auto it = by_lkey_.find(lkey);
+    if (it == by_lkey_.end()) {
+        return false;
+    }
+    const entry& e = it->second;
+    return e.pd == pd && (e.access & access) == access && addr >= e.addr && len <= e.length &&
+           addr - e.addr <= e.length - len;
+}
+
+// ---- window -----------------------------------------------------------------------------------
+
+namespace {
+
+/// DIBS_RDMA_METHOD_QP_OPEN_WINDOW: the uverbs ioctl with its three attributes
+/// (rdma/rdma_user_ioctl_cmds.h).
+int ioctl_open_window(const ibv_qp& qp, std::uint32_t rkey, dibs_rdma_window_resp& resp) noexcept {
+    constexpr std::size_t nattrs = 3;
+    ib_uverbs_ioctl_hdr hdr{};
+    std::array<ib_uverbs_attr, nattrs> attrs{};
+    hdr.length = sizeof(hdr) + sizeof(attrs);
+    hdr.object_id = UVERBS_OBJECT_QP;
+    hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_WINDOW;
+    hdr.num_attrs = nattrs;
+    hdr.driver_id = RDMA_DRIVER_UNKNOWN;
+    attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_QP;
+    attrs[0].data = qp.handle;
+    attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY;
+    attrs[1].len = sizeof(rkey);
+    attrs[1].data = rkey; // up to 8 bytes go inline
+    attrs[2].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RESP;
+    attrs[2].len = sizeof(resp);
+    attrs[2].data = reinterpret_cast<std::uintptr_t>(&resp);
+    // the header's attrs[] is a flexible array: the command is one buffer
+    alignas(8) std::array<std::byte, sizeof(hdr) + sizeof(attrs)> cmd{};
+    std::memcpy(cmd.data(), &hdr, sizeof(hdr));
+    std::memcpy(cmd.data() + sizeof(hdr), attrs.data(), sizeof(attrs));
+    if (::ioctl(qp.context->cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) != 0) {
+        return errno != 0 ? errno : EIO;
+    }
+    return 0;
+}
+
+constexpr int window_write_rights = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC;
+
+} // namespace
+
+int window::open(ibv_qp& qp, std::uint32_t rkey, std::unique_ptr<window>& out) noexcept {
+    dibs_rdma_window_resp resp{};
+    if (const int err = ioctl_open_window(qp, rkey, resp); err != 0) {
+        return err;
+    }
+    // The window stays open in the kernel until the QP is modified or destroyed, so a
+    // failure here only costs its slot.
+    return errno_boundary([&] {
+        auto w = std::make_unique<window>();
+        const int prot = PROT_READ | ((resp.access & window_write_rights) != 0 ? PROT_WRITE : 0);
+        w->data_ = mapping{qp.context->cmd_fd, resp.length, prot, resp.mmap_offset,
+                           "mmap of a direct window"};
+        w->state_ = mapping{qp.context->cmd_fd, sizeof(dibs_rdma_window_state), PROT_READ,
+                            resp.state_offset, "mmap of a direct window's state"};
+        w->rkey_ = rkey;
+        w->iova_ = resp.iova;
+        w->length_ = resp.length;
+        w->access_ = static_cast<int>(resp.access);
+        out = std::move(w);
+        return 0;
+    });
+}
+
+std::byte* window::reach(std::uint64_t raddr, std::uint64_t len, int access) const noexcept {
+    if ((access_ & access) != access || raddr < iova_ || len > length_ ||
+        raddr - iova_ > length_ - len) {
+        return nullptr;
+    }
+    return data_.data() + (raddr - iova_);
+}
+
+bool window::valid() const noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the page is the struct
+    auto* state = reinterpret_cast<dibs_rdma_window_state*>(state_.data());
+    return std::atomic_ref<std::uint32_t>(state->valid).load(std::memory_order_acquire) == 1;
+}
+
+// ---- execution --------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::uint64_t max_inline = 256;   // DIBS_RDMA_MAX_INLINE of the kernel driver
+constexpr std::uint64_t max_msg = 1U << 24; // DIBS_RDMA_MAX_MSG
+
+bool is_atomic(ibv_wr_opcode op) noexcept {
+    return op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+/// The local SGEs, checked as the kernel checks them; false sends the WR to the kernel (which
+/// completes it with the error).
+bool resolve_local(const dibs_context& ctx, const dibs_qp& qp, const ibv_send_wr& wr, plan& p) {
+    const bool local_write = wr.opcode != IBV_WR_RDMA_WRITE;
+    if (wr.num_sge < 0 || static_cast<std::size_t>(wr.num_sge) > p.local.size()) {
+        return false;
+    }
+    const std::span<const ibv_sge> sges{wr.sg_list, static_cast<std::size_t>(wr.num_sge)};
+    const bool inline_data = !local_write && (wr.send_flags & IBV_SEND_INLINE) != 0;
+    for (const ibv_sge& sge : sges) {
+        if (sge.length == 0) {
+            continue;
+        }
+        if (!inline_data && !ctx.mrs->check(sge.lkey, qp.ibqp.pd, sge.addr, sge.length,
+                                            local_write ? IBV_ACCESS_LOCAL_WRITE : 0)) {
+            return false;
+        }
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): the WR names process memory
+        p.local[p.nsge++] = {reinterpret_cast<std::byte*>(sge.addr), sge.length};
+        p.total += sge.length;
+    }
+    return p.total != 0 && p.total <= (inline_data ? max_inline : max_msg);
+}
+
+/// The QP's window onto rkey, opened on first use; nullptr if there is none.
+window* find_window(dibs_qp& qp, std::uint32_t rkey) noexcept {
+    const auto it = std::find_if(qp.windows.begin(), qp.windows.end(),
+                                 [rkey](const auto& w) { return w->rkey() == rkey; });
+    if (it != qp.windows.end()) {
+        if ((*it)->valid()) {
+            return it->get();
+        }
+        qp.windows.erase(it); // revoked: unmapped here; a new one may be opened
+    }
+    if (qp.no_windows ||
+        std::find(qp.refused.begin(), qp.refused.end(), rkey) != qp.refused.end()) {
+        return nullptr;
+    }
+    std::unique_ptr<window> w;
+    const int err = window::open(qp.ibqp, rkey, w);
+    if (err == EOPNOTSUPP || err == ENOTCONN || err == EINVAL) {
+        qp.no_windows = true; // until the QP is modified
+        return nullptr;
+    }
+    if (err != 0) {
+        try {
+            qp.refused.push_back(rkey);
+        } catch (...) { // NOLINT(bugprone-empty-catch): only the cache is lost
+        }
+        return nullptr;
+    }
+    try {
+        qp.windows.push_back(std::move(w));
+    } catch (...) {
+        return nullptr; // w unmapped here
+    }
+    return qp.windows.back().get();
+}
+
+/// Where a WR goes in the peer's memory, and the right it needs there.
+struct remote_target {
+    std::uint64_t raddr;
+    std::uint32_t rkey;
+    int right;
+};
+
+remote_target target_of(const ibv_send_wr& wr) noexcept {
+    switch (wr.opcode) {
+    case IBV_WR_RDMA_WRITE:
+        return {wr.wr.rdma.remote_addr, wr.wr.rdma.rkey, IBV_ACCESS_REMOTE_WRITE};
+    case IBV_WR_RDMA_READ:
+        return {wr.wr.rdma.remote_addr, wr.wr.rdma.rkey, IBV_ACCESS_REMOTE_READ};
+    default:
+        return {wr.wr.atomic.remote_addr, wr.wr.atomic.rkey, IBV_ACCESS_REMOTE_ATOMIC};
+    }
+}
+
+/// The window memory the WR works on; false sends the WR to the kernel.
+bool resolve_remote(dibs_qp& qp, const ibv_send_wr& wr, plan& p) {
+    const remote_target t = target_of(wr);
+    if (is_atomic(wr.opcode) &&
+        (p.nsge != 1 || p.total != sizeof(std::uint64_t) || t.raddr % sizeof(std::uint64_t) != 0)) {
+        return false;
+    }
+    p.win = find_window(qp, t.rkey);
+    p.remote = p.win != nullptr ? p.win->reach(t.raddr, p.total, t.right) : nullptr;
+    return p.remote != nullptr;
+}
+
+/// Does the operation; for an atomic, the original value goes to the local buffer.
+void perform(const ibv_send_wr& wr, const plan& p) noexcept {
+    std::byte* remote = p.remote;
+    switch (wr.opcode) {
+    case IBV_WR_RDMA_WRITE:
+        for (const auto& l : std::span{p.local}.first(p.nsge)) {
+            std::memcpy(remote, l.data(), l.size());
+            remote += l.size();
+        }
+        break;
+    case IBV_WR_RDMA_READ:
+        for (const auto& l : std::span{p.local}.first(p.nsge)) {
+            std::memcpy(l.data(), remote, l.size());
+            remote += l.size();
+        }
+        break;
+    default: {
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): 8-byte aligned (checked)
+        std::atomic_ref<std::uint64_t> target{*reinterpret_cast<std::uint64_t*>(remote)};
+        std::uint64_t orig = 0;
+        if (wr.opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+            orig = target.fetch_add(wr.wr.atomic.compare_add);
+        } else {
+            orig = wr.wr.atomic.compare_add;
+            target.compare_exchange_strong(orig, wr.wr.atomic.swap);
+        }
+        std::memcpy(p.local[0].data(), &orig, sizeof(orig));
+        break;
+    }
+    }
+}
+
+ibv_wc_opcode wc_opcode(ibv_wr_opcode op) noexcept {
+    switch (op) {
+    case IBV_WR_RDMA_READ:
+        return IBV_WC_RDMA_READ;
+    case IBV_WR_ATOMIC_CMP_AND_SWP:
+        return IBV_WC_COMP_SWAP;
+    case IBV_WR_ATOMIC_FETCH_AND_ADD:
+        return IBV_WC_FETCH_ADD;
+    default:
+        return IBV_WC_RDMA_WRITE;
+    }
+}
+
+bool cq_armed(const dibs_cq& cq) noexcept {
+    return std::atomic_ref<std::uint32_t>(cq.ring->notify).load(std::memory_order_acquire) != 0;
+}
+
+/// An atomic whose window was revoked under it may or may not have been done: completed with
+/// RETRY_EXC_ERR, as an RC requester that got no answer, and the QP goes to the error state.
+void fail_atomic(dibs_qp& qp) noexcept {
+    ibv_qp_attr attr{};
+    attr.qp_state = IBV_QPS_ERR;
+    struct ibv_modify_qp cmd {};
+    if (ibv_cmd_modify_qp(&qp.ibqp, &attr, IBV_QP_STATE, &cmd, sizeof(cmd)) == 0) {
+        qp.state = IBV_QPS_ERR;
+    }
+    qp.windows.clear();
+}
+
+} // namespace
+
+bool prepare(const dibs_context& ctx, dibs_qp& qp, const ibv_send_wr& wr, plan& p) noexcept {
+    if (qp.state != IBV_QPS_RTS || (wr.opcode != IBV_WR_RDMA_WRITE &&
+                                    wr.opcode != IBV_WR_RDMA_READ && !is_atomic(wr.opcode))) {
+        return false;
+    }
+    try {
+        return !cq_armed(*to_dibs_cq(qp.ibqp.send_cq)) && resolve_local(ctx, qp, wr, p) &&
+               resolve_remote(qp, wr, p);
+    } catch (...) {
+        return false;
+    }
+}
+
+outcome execute(dibs_qp& qp, const ibv_send_wr& wr, const plan& p) noexcept {
+    const bool atomic = is_atomic(wr.opcode);
+    dibs_cq& cq = *to_dibs_cq(qp.ibqp.send_cq);
+    const bool signaled = qp.sig_all || (wr.send_flags & IBV_SEND_SIGNALED) != 0;
+    // an atomic may fail after the fact: its completion needs room even when unsignaled
+    const bool reserved = (signaled || atomic) && reserve_local(cq);
+    if ((signaled || atomic) && !reserved) {
+        return outcome::kernel; // the kernel reports the overflow
+    }
+
+    perform(wr, p);
+    // the accesses before the check (see window::valid)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    ibv_wc_status status = IBV_WC_SUCCESS;
+    if (!p.win->valid()) {
+        if (!atomic) {
+            if (reserved) {
+                unreserve_local(cq);
+            }
+            return outcome::kernel; // done again by the kernel, which has the last word
+        }
+        fail_atomic(qp);
+        status = IBV_WC_RETRY_EXC_ERR;
+    }
+    if (reserved && (signaled || status != IBV_WC_SUCCESS)) {
+        dibs_rdma_cqe cqe{};
+        cqe.wr_id = wr.wr_id;
+        cqe.status = status;
+        cqe.opcode = wc_opcode(wr.opcode);
+        cqe.qp_num = qp.ibqp.qp_num;
+        push_local(cq, cqe);
+    } else if (reserved) {
+        unreserve_local(cq);
+    }
+    return outcome::done;
+}
+
+bool bypass_enabled() noexcept {
+    static const bool enabled = [] {
+        const char* v = std::getenv("DIBS_RDMA_BYPASS"); // NOLINT(concurrency-mt-unsafe)
+        return v == nullptr || std::string_view{v} != "0";
+    }();
+    return enabled;
+}
+
+} // namespace dibs::provider

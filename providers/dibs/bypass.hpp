@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The kernel-bypass data path: RDMA WRITE, READ and atomics that the provider executes itself,
+// through direct windows (include/uapi/rdma/dibs-rdma-abi.h, "Direct windows"), and completes
+// in the CQ next to what the kernel completes.
+//
+// What goes this way: a WR of a connected RC QP whose peer the kernel lets it map (a direct
+// peer: dibs_loopback), onto a target MR whose rights include reading, inside the MR's whole
+// pages, with local SGEs that pass the checks the kernel makes (mr_table), while the send CQ is
+// not armed (an armed CQ's event is the kernel's to raise) and has room. Everything else - and
+// everything with DIBS_RDMA_BYPASS=0 in the environment - is posted to the kernel, one
+// POST_SEND per run of consecutive such WRs, in order with what the provider executes: both
+// are synchronous.
+#ifndef DIBS_PROVIDER_BYPASS_HPP
+#define DIBS_PROVIDER_BYPASS_HPP
+
+#include "verbs_abi.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <unordered_map>
+
+#include <rdma/dibs-rdma-abi.h>
+
+namespace dibs::provider {
+
+/// One shared mapping of the uverbs file; unmapped when destroyed.
+class mapping {
+public:
+    mapping() = default;
+    /// Maps len bytes at offset of fd; throws verbs_error naming `what` on failure.
+    mapping(int fd, std::size_t len, int prot, std::uint64_t offset, const char* what);
+    ~mapping();
+    mapping(const mapping&) = delete;
+    mapping& operator=(const mapping&) = delete;
+    mapping(mapping&& other) noexcept;
+    mapping& operator=(mapping&& other) noexcept;
+
+    [[nodiscard]] std::byte* data() const noexcept { return static_cast<std::byte*>(addr_); }
+    [[nodiscard]] std::size_t size() const noexcept { return len_; }
+
+private:
+    void* addr_ = nullptr;
+    std::size_t len_ = 0;
+};
+
+/// The context's MRs by lkey: the checks the kernel makes on a local SGE (dibs_rdma_mr_check()).
+class mr_table {
+public:
+    void add(std::uint32_t lkey, const void* addr, std::uint64_t length, const ibv_pd* pd,
+             int access);
+    void remove(std::uint32_t lkey) noexcept;
+    /// Is [addr, addr + len) inside MR lkey of pd, which allows access (0 or LOCAL_WRITE)?
+    [[nodiscard]] bool check(std::uint32_t lkey, const ibv_pd* pd, std::uint64_t addr,
+                             std::uint64_t len, int access) const noexcept;
+
+private:
+    struct entry {
+        std::uint64_t addr;
+        std::uint64_t length;
+        const ibv_pd* pd;
+        int access;
+    };
+    mutable std::shared_mutex lock_;
+    std::unordered_map<std::uint32_t, entry> by_lkey_;
+};
+
+/// A direct window of a QP onto one peer MR.
+class window {
+public:
+    /// Opens a window of qp onto rkey; returns 0 or the kernel's errno (the uapi header lists
+    /// them), or ENOMEM.
+    [[nodiscard]] static int open(ibv_qp& qp, std::uint32_t rkey,
+                                  std::unique_ptr<window>& out) noexcept;
+    window() = default; ///< closed; open() makes real ones
+
+    [[nodiscard]] std::uint32_t rkey() const noexcept { return rkey_; }
+    /// The window's bytes for [raddr, raddr + len), if they lie inside it and it grants
+    /// access (IBV_ACCESS_REMOTE_*); else nullptr.
+    [[nodiscard]] std::byte* reach(std::uint64_t raddr, std::uint64_t len,
+                                   int access) const noexcept;
+    /// False once the kernel revoked the window. After an operation, call it behind a full
+    /// fence: true then means that the operation reached the MR while it was the MR.
+    [[nodiscard]] bool valid() const noexcept;
+
+private:
+    mapping data_;
+    mapping state_;
+    std::uint32_t rkey_ = 0;
+    std::uint64_t iova_ = 0;
+    std::uint64_t length_ = 0;
+    int access_ = 0;
+};
+
+struct dibs_qp;
+struct dibs_context;
+
+/// A WR resolved for the bypass data path: its local memory, the window memory.
+struct plan {
+    std::array<std::span<std::byte>, 16> local{}; ///< DIBS_RDMA_MAX_SGE
+    std::size_t nsge = 0;
+    std::uint64_t total = 0;
+    std::byte* remote = nullptr;
+    window* win = nullptr;
+};
+
+/// Can wr go the bypass data path (see the top of this file)? Fills p if so; may open a
+/// window, but touches no data. Caller holds qp.sq_lock.
+[[nodiscard]] bool prepare(const dibs_context& ctx, dibs_qp& qp, const ibv_send_wr& wr,
+                           plan& p) noexcept;
+
+/// What execute() did with a WR.
+enum class outcome {
+    done,   ///< executed, and completed if it had to be
+    kernel, ///< not executed: post it to the kernel
+};
+
+/// Executes a prepared WR. Caller holds qp.sq_lock and has posted every earlier WR.
+[[nodiscard]] outcome execute(dibs_qp& qp, const ibv_send_wr& wr, const plan& p) noexcept;
+
+/// Is the bypass data path on? Read once per process: DIBS_RDMA_BYPASS=0 turns it off.
+[[nodiscard]] bool bypass_enabled() noexcept;
+
+} // namespace dibs::provider
+
+#endif // DIBS_PROVIDER_BYPASS_HPP
