@@ -4,7 +4,7 @@
 #
 #   dibs_add_vm_test(NAME vm.<component>.<case> [MODULES <mod>...] [REQUIRES <mod>...]
 #                    [TIMEOUT <s>] [LABELS <l>...] [WILL_FAIL] [STOCK_ONLY | DEBUG_ONLY]
-#                    [KMEMLEAK] [FAULTS] [GUESTS <n> [LINK]]
+#                    [KMEMLEAK] [FAULTS] [GUESTS <n> [LINK]] [ENV <VAR=VAL>...]
 #                    COMMAND <cmd> [<arg>...])
 #
 # registers a CTest test running
@@ -17,6 +17,8 @@
 # list the .ko files as REQUIRED_FILES, so a test whose modules were not built (they
 # are built by `all`) is reported "Not Run", not failed. COMMAND may use generator
 # expressions such as $<TARGET_FILE:tgt>.
+# ENV: variables exported to the command in the guest (vm-run --env), e.g.
+# DIBS_RDMA_BYPASS=0 for the verbs tests' kernel-path twins.
 #
 # The debug lane: with DIBS_DEBUG_LANE (cmake/KernelModules.cmake) the same test is
 # registered again as vm-debug.<component>.<case> (labels "vm" and "debug"), booting
@@ -41,7 +43,7 @@ cmake_path(NORMAL_PATH DIBS_VM_GROUP)
 function(dibs_add_vm_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL;STOCK_ONLY;DEBUG_ONLY;KMEMLEAK;FAULTS;LINK"
     "NAME;TIMEOUT;GUESTS;HOST_CMD"
-    "MODULES;REQUIRES;LABELS;COMMAND")
+    "MODULES;REQUIRES;LABELS;COMMAND;ENV")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "dibs_add_vm_test: unexpected arguments: ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -111,6 +113,9 @@ function(dibs_add_vm_test)
         list(APPEND runner --host-cmd ${arg_HOST_CMD})
       endif()
     endif()
+    foreach(e IN LISTS arg_ENV)
+      list(APPEND run_args --env ${e})
+    endforeach()
     add_test(NAME ${name}
       COMMAND ${runner} ${run_args} ${lane_mods} -- ${command}
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
