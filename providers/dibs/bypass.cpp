@@ -199,8 +199,7 @@ window* find_window(dibs_qp& qp, std::uint32_t rkey) noexcept {
         }
         qp.windows.erase(it); // revoked: unmapped here; a new one may be opened
     }
-    if (qp.no_windows ||
-        std::find(qp.refused.begin(), qp.refused.end(), rkey) != qp.refused.end()) {
+    if (qp.no_windows || qp.refused.contains(rkey)) {
         return nullptr;
     }
     std::unique_ptr<window> w;
@@ -210,10 +209,14 @@ window* find_window(dibs_qp& qp, std::uint32_t rkey) noexcept {
         return nullptr;
     }
     if (err != 0) {
+        // a QP that names ever more keys without a window stops asking
+        constexpr std::size_t max_refused = 1024;
         try {
-            qp.refused.push_back(rkey);
-        } catch (...) { // NOLINT(bugprone-empty-catch): only the cache is lost
+            qp.refused.insert(rkey);
+        } catch (...) {
+            qp.no_windows = true;
         }
+        qp.no_windows = qp.no_windows || qp.refused.size() >= max_refused;
         return nullptr;
     }
     try {

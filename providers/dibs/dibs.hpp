@@ -26,6 +26,7 @@
 #include <span>
 #include <system_error>
 #include <type_traits>
+#include <unordered_set>
 #include <vector>
 
 #include <rdma/dibs-rdma-abi.h>
@@ -87,7 +88,7 @@ struct dibs_qp {
     ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp
     bool no_windows = false;            ///< the kernel said this connection cannot have any
     std::vector<std::unique_ptr<window>> windows;
-    std::vector<std::uint32_t> refused; ///< rkeys the kernel opened no window onto
+    std::unordered_set<std::uint32_t> refused; ///< rkeys the kernel opened no window onto
 };
 
 static_assert(std::is_standard_layout_v<dibs_device> && offsetof(dibs_device, ibdev) == 0);
