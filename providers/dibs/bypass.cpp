@@ -58,9 +58,10 @@ mapping& mapping::operator=(mapping&& other) noexcept {
 
 void mr_table::add(std::uint32_t lkey, const void* addr, std::uint64_t length, const ibv_pd* pd,
                    int access) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): WRs carry addresses
+    const auto start = reinterpret_cast<std::uintptr_t>(addr);
     const std::unique_lock guard{lock_};
-    by_lkey_.insert_or_assign(lkey,
-                              entry{reinterpret_cast<std::uintptr_t>(addr), length, pd, access});
+    by_lkey_.insert_or_assign(lkey, entry{start, length, pd, access});
 }
 
 void mr_table::remove(std::uint32_t lkey) noexcept {
@@ -102,11 +103,13 @@ int ioctl_open_window(const ibv_qp& qp, std::uint32_t rkey, dibs_rdma_window_res
     attrs[1].data = rkey; // up to 8 bytes go inline
     attrs[2].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RESP;
     attrs[2].len = sizeof(resp);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the ABI carries addresses
     attrs[2].data = reinterpret_cast<std::uintptr_t>(&resp);
     // the header's attrs[] is a flexible array: the command is one buffer
     alignas(8) std::array<std::byte, sizeof(hdr) + sizeof(attrs)> cmd{};
     std::memcpy(cmd.data(), &hdr, sizeof(hdr));
-    std::memcpy(cmd.data() + sizeof(hdr), attrs.data(), sizeof(attrs));
+    std::memcpy(std::span{cmd}.subspan(sizeof(hdr)).data(), attrs.data(), sizeof(attrs));
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): ioctl(2)
     if (::ioctl(qp.context->cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) != 0) {
         return errno != 0 ? errno : EIO;
     }
@@ -140,12 +143,13 @@ int window::open(ibv_qp& qp, std::uint32_t rkey, std::unique_ptr<window>& out) n
     });
 }
 
-std::byte* window::reach(std::uint64_t raddr, std::uint64_t len, int access) const noexcept {
+std::span<std::byte> window::reach(std::uint64_t raddr, std::uint64_t len,
+                                   int access) const noexcept {
     if ((access_ & access) != access || raddr < iova_ || len > length_ ||
         raddr - iova_ > length_ - len) {
-        return nullptr;
+        return {};
     }
-    return data_.data() + (raddr - iova_);
+    return std::span{data_.data(), data_.size()}.subspan(raddr - iova_, len);
 }
 
 bool window::valid() const noexcept {
@@ -182,8 +186,12 @@ bool resolve_local(const dibs_context& ctx, const dibs_qp& qp, const ibv_send_wr
                                             local_write ? IBV_ACCESS_LOCAL_WRITE : 0)) {
             return false;
         }
-        // NOLINTNEXTLINE(performance-no-int-to-ptr): the WR names process memory
+        // NOLINTBEGIN(performance-no-int-to-ptr,cppcoreguidelines-pro-type-reinterpret-cast,
+        // cppcoreguidelines-pro-bounds-constant-array-index): the WR names process memory;
+        // nsge < local.size() (checked above)
         p.local[p.nsge++] = {reinterpret_cast<std::byte*>(sge.addr), sge.length};
+        // NOLINTEND(performance-no-int-to-ptr,cppcoreguidelines-pro-type-reinterpret-cast,
+        // cppcoreguidelines-pro-bounds-constant-array-index)
         p.total += sge.length;
     }
     return p.total != 0 && p.total <= (inline_data ? max_inline : max_msg);
@@ -253,29 +261,29 @@ bool resolve_remote(dibs_qp& qp, const ibv_send_wr& wr, plan& p) {
         return false;
     }
     p.win = find_window(qp, t.rkey);
-    p.remote = p.win != nullptr ? p.win->reach(t.raddr, p.total, t.right) : nullptr;
-    return p.remote != nullptr;
+    p.remote = p.win != nullptr ? p.win->reach(t.raddr, p.total, t.right) : std::span<std::byte>{};
+    return !p.remote.empty();
 }
 
 /// Does the operation; for an atomic, the original value goes to the local buffer.
 void perform(const ibv_send_wr& wr, const plan& p) noexcept {
-    std::byte* remote = p.remote;
+    std::span<std::byte> remote = p.remote; // p.total bytes: the local SGEs' sum
     switch (wr.opcode) {
     case IBV_WR_RDMA_WRITE:
         for (const auto& l : std::span{p.local}.first(p.nsge)) {
-            std::memcpy(remote, l.data(), l.size());
-            remote += l.size();
+            std::memcpy(remote.data(), l.data(), l.size());
+            remote = remote.subspan(l.size());
         }
         break;
     case IBV_WR_RDMA_READ:
         for (const auto& l : std::span{p.local}.first(p.nsge)) {
-            std::memcpy(l.data(), remote, l.size());
-            remote += l.size();
+            std::memcpy(l.data(), remote.data(), l.size());
+            remote = remote.subspan(l.size());
         }
         break;
     default: {
         // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): 8-byte aligned (checked)
-        std::atomic_ref<std::uint64_t> target{*reinterpret_cast<std::uint64_t*>(remote)};
+        std::atomic_ref<std::uint64_t> target{*reinterpret_cast<std::uint64_t*>(remote.data())};
         std::uint64_t orig = 0;
         if (wr.opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
             orig = target.fetch_add(wr.wr.atomic.compare_add);

@@ -80,9 +80,9 @@ public:
 
     [[nodiscard]] std::uint32_t rkey() const noexcept { return rkey_; }
     /// The window's bytes for [raddr, raddr + len), if they lie inside it and it grants
-    /// access (IBV_ACCESS_REMOTE_*); else nullptr.
-    [[nodiscard]] std::byte* reach(std::uint64_t raddr, std::uint64_t len,
-                                   int access) const noexcept;
+    /// access (IBV_ACCESS_REMOTE_*); else empty.
+    [[nodiscard]] std::span<std::byte> reach(std::uint64_t raddr, std::uint64_t len,
+                                             int access) const noexcept;
     /// False once the kernel revoked the window. After an operation, call it behind a full
     /// fence: true then means that the operation reached the MR while it was the MR.
     [[nodiscard]] bool valid() const noexcept;
@@ -104,7 +104,7 @@ struct plan {
     std::array<std::span<std::byte>, 16> local{}; ///< DIBS_RDMA_MAX_SGE
     std::size_t nsge = 0;
     std::uint64_t total = 0;
-    std::byte* remote = nullptr;
+    std::span<std::byte> remote; ///< total bytes of the window
     window* win = nullptr;
 };
 

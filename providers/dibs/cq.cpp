@@ -57,7 +57,6 @@ void publish_held(dibs_cq& cq) noexcept {
         .store(cq.local_count + cq.local_reserved, std::memory_order_relaxed);
 }
 
-
 /// Reads up to wc.size() completions from the ring and the provider's own, in order. Caller
 /// holds cq.lock.
 int take(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {

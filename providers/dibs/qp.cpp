@@ -16,6 +16,7 @@ namespace {
 /// Consecutive WRs for the kernel, copied and linked so that one POST_SEND takes them all.
 class kernel_run {
 public:
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): copies_, orig_ (below)
     explicit kernel_run(ibv_qp& qp) noexcept : qp_(qp) {}
 
     /// Adds wr; posts the run first if it is full. Returns 0 or an errno (bad_wr set).
