@@ -246,13 +246,6 @@ enum ib_wc_status dibs_rdma_fabric_window(struct dibs_rdma_peer *peer, u32 rkey,
 	return dibs_rdma_resp_check_window(peer->dev, peer->qpn, rkey, t);
 }
 
-/* Does @t hold @mr? (A window remembers which MR it maps.) */
-bool dibs_rdma_fabric_target_is(const struct dibs_rdma_target *t,
-				const struct dibs_rdma_mr *mr)
-{
-	return t->mr == mr;
-}
-
 void dibs_rdma_fabric_target_done(struct dibs_rdma_target *t)
 {
 	if (t->mr)

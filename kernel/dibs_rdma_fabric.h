@@ -112,7 +112,11 @@ struct dibs_rdma_target {
 	u64 iova;
 	u64 length;
 	int access;
-	/* private to dibs_rdma_fabric.c: the owner's MR, held until done */
+	/*
+	 * the owner's MR, held until done: private to dibs_rdma_fabric.c,
+	 * except that a window (dibs_rdma_window.c, direct peers only)
+	 * remembers which MR it maps and whether it may still map it
+	 */
 	struct dibs_rdma_mr *mr;
 };
 
@@ -140,7 +144,5 @@ enum ib_wc_status dibs_rdma_fabric_target(struct dibs_rdma_peer *peer, u32 rkey,
 void dibs_rdma_fabric_target_done(struct dibs_rdma_target *t);
 enum ib_wc_status dibs_rdma_fabric_window(struct dibs_rdma_peer *peer, u32 rkey,
 					  struct dibs_rdma_target *t);
-bool dibs_rdma_fabric_target_is(const struct dibs_rdma_target *t,
-				const struct dibs_rdma_mr *mr);
 
 #endif /* _DIBS_RDMA_FABRIC_H */
