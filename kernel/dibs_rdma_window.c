@@ -105,14 +105,19 @@ struct dibs_rdma_window {
 static DEFINE_XARRAY_ALLOC1(dibs_rdma_windows);
 static DEFINE_MUTEX(dibs_rdma_windows_lock);
 
-static void dibs_rdma_window_release(struct kref *ref)
+/* Free what dibs_rdma_window_alloc() allocated. */
+static void dibs_rdma_window_free(struct dibs_rdma_window *w)
 {
-	struct dibs_rdma_window *w = container_of(ref, struct dibs_rdma_window, ref);
-
 	free_page((unsigned long)w->state);
-	__free_page(w->sink);
+	if (w->sink)
+		__free_page(w->sink);
 	mutex_destroy(&w->lock);
 	kfree(w);
+}
+
+static void dibs_rdma_window_release(struct kref *ref)
+{
+	dibs_rdma_window_free(container_of(ref, struct dibs_rdma_window, ref));
 	module_put(THIS_MODULE);
 }
 
@@ -205,17 +210,14 @@ static struct dibs_rdma_window *dibs_rdma_window_alloc(void)
 
 	if (!w)
 		return NULL;
+	kref_init(&w->ref);
+	mutex_init(&w->lock);
 	w->state = (void *)get_zeroed_page(GFP_KERNEL);
 	w->sink = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!w->state || !w->sink) {
-		free_page((unsigned long)w->state);
-		if (w->sink)
-			__free_page(w->sink);
-		kfree(w);
+		dibs_rdma_window_free(w);
 		return NULL;
 	}
-	kref_init(&w->ref);
-	mutex_init(&w->lock);
 	return w;
 }
 
@@ -289,11 +291,8 @@ out_done:
 out_unlock:
 	mutex_unlock(&dibs_rdma_windows_lock);
 	mutex_unlock(&qp->sq_lock);
-	if (w) {
-		free_page((unsigned long)w->state);
-		__free_page(w->sink);
-		kfree(w);
-	}
+	if (w)
+		dibs_rdma_window_free(w);
 	return rc;
 }
 
