@@ -26,7 +26,6 @@
 #define DIBS_RDMA_MAX_CQ	1024
 #define DIBS_RDMA_MAX_CQE	65536
 #define DIBS_RDMA_MAX_WR	4096
-#define DIBS_RDMA_MAX_SGE	16
 #define DIBS_RDMA_MAX_INLINE	256
 #define DIBS_RDMA_MAX_MR	0x100000
 /* a remotely accessible MR is one DMB: at most this long */
@@ -119,12 +118,6 @@ struct dibs_rdma_cq {
 	struct list_head rqps;
 };
 
-struct dibs_rdma_recv_wqe {
-	u64 wr_id;
-	u32 num_sge;
-	struct ib_sge sge[DIBS_RDMA_MAX_SGE];
-};
-
 struct dibs_rdma_qp {
 	struct ib_qp ibqp;
 	struct dibs_rdma_dev *ddev;
@@ -150,11 +143,22 @@ struct dibs_rdma_qp {
 	/* on the receive CQ's rqps list */
 	struct list_head rcq_entry;
 
-	/* receive queue (rq_lock) */
-	struct dibs_rdma_recv_wqe *rq;
-	u32 rq_head, rq_count;
+	/*
+	 * The receive queue: a ring the process may map and write (the uapi
+	 * header), so prod and the entries are untrusted - read through
+	 * dibs_rdma_rq_posted() and copied before use. Guarded by rq_lock.
+	 */
+	struct dibs_rdma_rq_ring *rq_ring;
+	struct dibs_rdma_recv_wqe *rq_wqe;	/* the entries after *rq_ring */
+	/* the mapping that owns rq_ring; NULL: the QP owns it (vfree) */
+	struct dibs_rdma_mmap_entry *rq_entry;
+	u32 rq_num;		/* entries, a power of two */
+	u32 rq_cons;		/* the kernel's own copy of rq_ring->cons */
+	bool rq_waiting;	/* DIBS_RDMA_RQ_WAITING is set in rq_ring->kick */
 	/* bytes of the current multi-slot message already placed */
 	u32 rx_off;
+	/* the receive of the current message: entry rq_cons, copied at its first slot */
+	struct dibs_rdma_recv_wqe rx_wqe;
 	/* the WRITE request being served: its MR, next address, bytes left */
 	struct dibs_rdma_mr *wr_mr;
 	u64 wr_addr;
@@ -227,6 +231,8 @@ int dibs_rdma_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata);
 void dibs_rdma_dealloc_ucontext(struct ib_ucontext *ibuc);
 void dibs_rdma_disassociate_ucontext(struct ib_ucontext *ibuc);
 int dibs_rdma_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma);
+struct dibs_rdma_mmap_entry *dibs_rdma_mmap_alloc(struct ib_udata *udata,
+						  size_t len);
 void dibs_rdma_mmap_free(struct rdma_user_mmap_entry *rdma);
 int dibs_rdma_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 int dibs_rdma_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
@@ -263,12 +269,15 @@ struct dibs_rdma_qp *dibs_rdma_qp_get(struct dibs_rdma_dev *ddev, u32 qpn);
 struct dibs_rdma_qp *dibs_rdma_qp_by_ring(struct dibs_rdma_dev *ddev,
 					  unsigned int idx);
 void dibs_rdma_qp_put(struct dibs_rdma_qp *qp);
-void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_fatal(struct dibs_rdma_qp *qp);
 
 /* dibs_rdma_resp.c */
+int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata);
+void dibs_rdma_rq_destroy(struct dibs_rdma_qp *qp);
+void dibs_rdma_rq_reset(struct dibs_rdma_qp *qp);
+void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp);
 int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			const struct ib_recv_wr **bad_wr);
 void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);

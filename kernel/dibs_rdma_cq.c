@@ -9,36 +9,21 @@
  * a full CQ raises IB_EVENT_CQ_ERR and drops the completion.
  */
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <rdma/uverbs_ioctl.h>
 
 #include "dibs_rdma.h"
 
 static int dibs_rdma_cq_map(struct dibs_rdma_cq *cq, struct ib_udata *udata)
 {
-	struct dibs_rdma_ucontext *uctx =
-		rdma_udata_to_drv_context(udata, struct dibs_rdma_ucontext, ibuc);
 	struct dibs_rdma_create_cq_resp resp = {};
 	size_t len = PAGE_ALIGN(DIBS_RDMA_CQ_RING_ENTRIES +
 				array_size(cq->size, sizeof(*cq->ring_cqe)));
 	struct dibs_rdma_mmap_entry *e;
 	int rc;
 
-	e = kzalloc(sizeof(*e), GFP_KERNEL);
-	if (!e)
-		return -ENOMEM;
-	e->vaddr = vmalloc_user(len);
-	if (!e->vaddr) {
-		kfree(e);
-		return -ENOMEM;
-	}
-	rc = rdma_user_mmap_entry_insert(&uctx->ibuc, &e->rdma, len);
-	if (rc) {
-		vfree(e->vaddr);
-		kfree(e);
-		return rc;
-	}
-	/* from here on, dibs_rdma_mmap_free() releases e */
+	e = dibs_rdma_mmap_alloc(udata, len);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
 	cq->ring = e->vaddr;
 	cq->ring_cqe = e->vaddr + DIBS_RDMA_CQ_RING_ENTRIES;
 	cq->ring_entry = e;

@@ -4,8 +4,8 @@
  * machine. The requester is dibs_rdma_req.c, the responder (receive ring,
  * receive queue) dibs_rdma_resp.c.
  */
+#include <linux/log2.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "dibs_rdma.h"
 
@@ -38,25 +38,6 @@ void dibs_rdma_qp_put(struct dibs_rdma_qp *qp)
 {
 	if (refcount_dec_and_test(&qp->ref))
 		complete(&qp->released);
-}
-
-/* Complete every posted receive with a flush error. Caller holds rq_lock. */
-void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
-{
-	struct ib_wc wc = {
-		.status = IB_WC_WR_FLUSH_ERR,
-		.opcode = IB_WC_RECV,
-		.qp = &qp->ibqp,
-	};
-
-	lockdep_assert_held(&qp->rq_lock);
-	while (qp->rq_count) {
-		wc.wr_id = qp->rq[qp->rq_head].wr_id;
-		qp->rq_head = (qp->rq_head + 1) % qp->cap.max_recv_wr;
-		qp->rq_count--;
-		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc, false);
-	}
-	qp->rx_off = 0;
 }
 
 /* Move @qp to the error state. Caller holds rq_lock. */
@@ -112,6 +93,8 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 		return -EINVAL;
 	cap->max_send_sge = DIBS_RDMA_MAX_SGE;
 	cap->max_recv_sge = DIBS_RDMA_MAX_SGE;
+	/* the receive ring's indices wrap at 2^32 */
+	cap->max_recv_wr = roundup_pow_of_two(cap->max_recv_wr);
 	cap->max_inline_data = DIBS_RDMA_MAX_INLINE;
 
 	qp->ddev = ddev;
@@ -124,17 +107,19 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	qp->sig_all = attr->sq_sig_type == IB_SIGNAL_ALL_WR;
 	qp->cap = *cap;
 
-	qp->rq = kvcalloc(cap->max_recv_wr, sizeof(*qp->rq), GFP_KERNEL);
 	qp->tx_slot = kzalloc(sizeof(*qp->tx_slot), GFP_KERNEL);
 	qp->wqe_ctx = dibs_rdma_wqe_ctx_alloc();
-	if (!qp->rq || !qp->tx_slot || !qp->wqe_ctx) {
+	if (!qp->tx_slot || !qp->wqe_ctx) {
 		rc = -ENOMEM;
 		goto err_free;
 	}
+	rc = dibs_rdma_rq_create(qp, udata);
+	if (rc)
+		goto err_free;
 	qp->ring_dmb.dmb_len = sizeof(struct dibs_rdma_ring);
 	rc = dibs_register_dmb(ddev->dibs, &qp->ring_dmb, &dibs_rdma_client);
 	if (rc)
-		goto err_free;
+		goto err_rq;
 	qp->ring = qp->ring_dmb.cpu_addr;
 
 	rc = xa_alloc(&ddev->qps, &qpn, qp, XA_LIMIT(2, DIBS_RDMA_MAX_QP + 1),
@@ -156,10 +141,11 @@ err_qpn:
 	xa_erase(&ddev->qps, qpn);
 err_dmb:
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+err_rq:
+	dibs_rdma_rq_destroy(qp);
 err_free:
 	kfree(qp->wqe_ctx);
 	kfree(qp->tx_slot);
-	kvfree(qp->rq);
 	return rc == -EBUSY ? -ENOMEM : rc;
 }
 
@@ -181,9 +167,9 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	dibs_rdma_detach_peer(qp);
 	dibs_rdma_resp_reset(qp);
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+	dibs_rdma_rq_destroy(qp);
 	kfree(qp->wqe_ctx);
 	kfree(qp->tx_slot);
-	kvfree(qp->rq);
 	return 0;
 }
 
@@ -196,9 +182,7 @@ static void dibs_rdma_qp_reset(struct dibs_rdma_qp *qp)
 	dibs_rdma_fabric_reset_qp(qp);
 	dibs_rdma_resp_reset(qp);
 	WRITE_ONCE(qp->reply_tok, 0);
-	qp->rq_head = 0;
-	qp->rq_count = 0;
-	qp->rx_off = 0;
+	dibs_rdma_rq_reset(qp);
 	qp->ring_cons = 0;
 	qp->ring_served = 0;
 	memset(qp->ring, 0, sizeof(*qp->ring));

@@ -5,12 +5,16 @@
  * Messages (SEND, WRITE_WITH_IMM) arrive as slots in the QP's receive ring
  * (dibs_rdma_wire.h) with a dibs signal; they are drained into posted
  * receive WQEs in order, by the signal's handle_irq, by post_recv, or by a
- * poll of an empty CQ. A direct peer's RDMA WRITE, READ and atomics move data
- * by DMB token after the owner's checks here: dibs_rdma_resp_connect() and
- * dibs_rdma_resp_check_rkey() answer the requests of dibs_rdma_fabric.h. A
- * placed peer's arrive as requests in the ring, which the drain checks the
- * same way, serves and answers (dibs_rdma_serve()).
+ * poll of an empty CQ. The receive WQEs are in the receive queue ring that
+ * the process maps and writes itself (the uapi header). A direct peer's RDMA
+ * WRITE, READ and atomics move data by DMB token after the owner's checks
+ * here: dibs_rdma_resp_connect() and dibs_rdma_resp_check_rkey() answer the
+ * requests of dibs_rdma_fabric.h. A placed peer's arrive as requests in the
+ * ring, which the drain checks the same way, serves and answers
+ * (dibs_rdma_serve()).
  */
+#include <linux/vmalloc.h>
+
 #include "dibs_rdma.h"
 
 /*
@@ -104,18 +108,184 @@ enum ib_wc_status dibs_rdma_resp_check_window(struct dibs_rdma_dev *ddev,
 }
 
 /*
+ * The receive queue ring
+ * ----------------------
+ * The process may write prod and every entry at any time. The kernel reads
+ * prod only through dibs_rdma_rq_posted(), an entry's buffers only from the
+ * copy dibs_rdma_rq_load() takes, and never trusts what it wrote itself:
+ * the process may have rewritten it.
+ */
+
+/* Receives posted into *@n; false if prod is impossible (the process broke it). */
+static bool dibs_rdma_rq_posted(struct dibs_rdma_qp *qp, u32 *n)
+{
+	/* pairs with the poster's release of prod: its entries are written */
+	*n = smp_load_acquire(&qp->rq_ring->prod) - qp->rq_cons;
+	return *n <= qp->rq_num;
+}
+
+static struct dibs_rdma_recv_wqe *dibs_rdma_rq_entry(struct dibs_rdma_qp *qp,
+						     u32 idx)
+{
+	return &qp->rq_wqe[idx & (qp->rq_num - 1)];
+}
+
+/* The entry at rq_cons is done with: the poster may reuse it. */
+static void dibs_rdma_rq_consume(struct dibs_rdma_qp *qp)
+{
+	qp->rq_cons++;
+	/* our reads of the entry come before the poster's rewrite */
+	smp_store_release(&qp->rq_ring->cons, qp->rq_cons);
+}
+
+/* Forget every posted receive: cons becomes prod, whatever prod is. */
+static void dibs_rdma_rq_forget(struct dibs_rdma_qp *qp)
+{
+	qp->rq_cons = READ_ONCE(qp->rq_ring->prod);
+	WRITE_ONCE(qp->rq_ring->cons, qp->rq_cons);
+	qp->rx_off = 0;
+}
+
+/* Ask the poster for a doorbell after its next post (or stop asking: 0). */
+static void dibs_rdma_rq_kick(struct dibs_rdma_qp *qp, u32 kick)
+{
+	WRITE_ONCE(qp->rq_ring->kick, kick);
+	qp->rq_waiting = kick & DIBS_RDMA_RQ_WAITING;
+	/* the kick is visible before we read prod again (the uapi header) */
+	smp_mb();
+}
+
+/*
+ * Copy the receive at rq_cons into rx_wqe, for the message at the head of
+ * the ring. False if none is posted (the poster then rings the doorbell
+ * after its next post) or the ring is broken (the QP is then in error).
+ */
+static bool dibs_rdma_rq_load(struct dibs_rdma_qp *qp)
+{
+	u32 n;
+
+	if (!dibs_rdma_rq_posted(qp, &n))
+		goto err_broken;
+	if (!n && !qp->rq_waiting) {
+		dibs_rdma_rq_kick(qp, DIBS_RDMA_RQ_WAITING);
+		/* posted before the poster could see the kick */
+		if (!dibs_rdma_rq_posted(qp, &n))
+			goto err_broken;
+	}
+	if (!n)
+		return false;
+	if (qp->rq_waiting)
+		dibs_rdma_rq_kick(qp, 0);
+	/* one copy: the process may rewrite the entry while we use it */
+	memcpy(&qp->rx_wqe, dibs_rdma_rq_entry(qp, qp->rq_cons),
+	       sizeof(qp->rx_wqe));
+	if (qp->rx_wqe.num_sge > qp->cap.max_recv_sge)
+		goto err_broken;
+	return true;
+
+err_broken:
+	dibs_rdma_qp_error_locked(qp);
+	return false;
+}
+
+/*
+ * The receive queue of a new QP, for qp->cap.max_recv_wr (a power of two)
+ * receives. With the provider's response buffer (@udata), the ring is
+ * memory the process maps; otherwise the QP owns it.
+ */
+int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata)
+{
+	struct dibs_rdma_create_qp_resp resp = {};
+	struct dibs_rdma_mmap_entry *e;
+	size_t len;
+	int rc;
+
+	qp->rq_num = qp->cap.max_recv_wr;
+	len = PAGE_ALIGN(DIBS_RDMA_RQ_RING_ENTRIES +
+			 array_size(qp->rq_num, sizeof(*qp->rq_wqe)));
+	if (!udata || udata->outlen < sizeof(resp)) {
+		qp->rq_ring = vzalloc(len);
+		if (!qp->rq_ring)
+			return -ENOMEM;
+		qp->rq_wqe = (void *)qp->rq_ring + DIBS_RDMA_RQ_RING_ENTRIES;
+		return 0;
+	}
+	e = dibs_rdma_mmap_alloc(udata, len);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	qp->rq_entry = e;
+	qp->rq_ring = e->vaddr;
+	qp->rq_wqe = e->vaddr + DIBS_RDMA_RQ_RING_ENTRIES;
+	resp.mmap_offset = rdma_user_mmap_get_offset(&e->rdma);
+	resp.mmap_len = len;
+	resp.num_wqe = qp->rq_num;
+	rc = ib_copy_to_udata(udata, &resp, sizeof(resp));
+	if (rc)
+		dibs_rdma_rq_destroy(qp);
+	return rc;
+}
+
+/* Nothing reads the ring any more; a mapping the process still has keeps it. */
+void dibs_rdma_rq_destroy(struct dibs_rdma_qp *qp)
+{
+	if (qp->rq_entry)
+		rdma_user_mmap_entry_remove(&qp->rq_entry->rdma);
+	else
+		vfree(qp->rq_ring);
+	qp->rq_entry = NULL;
+	qp->rq_ring = NULL;
+	qp->rq_wqe = NULL;
+}
+
+/* Forget what is posted (modify to RESET). Caller holds rq_lock. */
+void dibs_rdma_rq_reset(struct dibs_rdma_qp *qp)
+{
+	lockdep_assert_held(&qp->rq_lock);
+	dibs_rdma_rq_forget(qp);
+	dibs_rdma_rq_kick(qp, 0);
+}
+
+/*
+ * Complete every posted receive with a flush error, and ask the poster to
+ * ring for the ones it posts later. Caller holds rq_lock; the QP is in error.
+ */
+void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
+{
+	struct ib_wc wc = {
+		.status = IB_WC_WR_FLUSH_ERR,
+		.opcode = IB_WC_RECV,
+		.qp = &qp->ibqp,
+	};
+	u32 n;
+
+	lockdep_assert_held(&qp->rq_lock);
+	dibs_rdma_rq_kick(qp, DIBS_RDMA_RQ_FLUSH);
+	qp->rx_off = 0;
+	if (!dibs_rdma_rq_posted(qp, &n)) {
+		/* what is posted is unknown: start over at prod */
+		dibs_rdma_rq_forget(qp);
+		return;
+	}
+	for (; n; n--) {
+		wc.wr_id = READ_ONCE(dibs_rdma_rq_entry(qp, qp->rq_cons)->wr_id);
+		dibs_rdma_rq_consume(qp);
+		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc, false);
+	}
+}
+
+/*
  * Copy @len bytes from @src into the receive WQE's buffers at @off. Returns
  * an ib_wc_status: local protection and length errors are the receiver's.
  */
 static enum ib_wc_status dibs_rdma_place(struct dibs_rdma_qp *qp,
-					 struct dibs_rdma_recv_wqe *wqe,
+					 const struct dibs_rdma_recv_wqe *wqe,
 					 u32 off, const void *src, u32 len)
 {
 	enum ib_wc_status status = IB_WC_SUCCESS;
 	u32 i;
 
 	for (i = 0; i < wqe->num_sge && len; i++) {
-		struct ib_sge *sge = &wqe->sge[i];
+		const struct ib_uverbs_sge *sge = &wqe->sge[i];
 		struct dibs_rdma_mr *mr;
 		u32 n;
 
@@ -332,12 +502,13 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 			smp_store_release(&ring->cons, qp->ring_cons);
 			continue;
 		}
-		if (!qp->rq_count) {
+		if (!qp->rx_off && !dibs_rdma_rq_load(qp)) {
 			/* the message waits for post_recv (receiver not ready) */
-			dibs_rdma_serve_ahead(qp);
+			if (qp->state != IB_QPS_ERR)
+				dibs_rdma_serve_ahead(qp);
 			break;
 		}
-		wqe = &qp->rq[qp->rq_head];
+		wqe = &qp->rx_wqe;
 		status = IB_WC_SUCCESS;
 		if (h.opcode == DIBS_RDMA_MSG_SEND)
 			status = dibs_rdma_place(qp, wqe, qp->rx_off, slot->data,
@@ -365,8 +536,7 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 			wc.wc_flags |= IB_WC_WITH_IMM;
 			wc.ex.imm_data = (__force __be32)h.imm;
 		}
-		qp->rq_head = (qp->rq_head + 1) % qp->cap.max_recv_wr;
-		qp->rq_count--;
+		dibs_rdma_rq_consume(qp);
 		qp->rx_off = 0;
 		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc,
 				  h.flags & DIBS_RDMA_SLOT_SOLICITED);
@@ -375,6 +545,40 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 	}
 }
 
+/* Post @wr into the ring as the process would. Caller holds rq_lock. */
+static int dibs_rdma_rq_post(struct dibs_rdma_qp *qp, const struct ib_recv_wr *wr)
+{
+	struct dibs_rdma_recv_wqe *wqe;
+	u32 n, prod;
+	int i;
+
+	if (qp->state == IB_QPS_RESET || wr->num_sge < 0 ||
+	    wr->num_sge > qp->cap.max_recv_sge)
+		return -EINVAL;
+	if (!dibs_rdma_rq_posted(qp, &n)) {
+		dibs_rdma_qp_error_locked(qp);
+		return -EINVAL;
+	}
+	if (n == qp->rq_num)
+		return -ENOMEM;
+	prod = qp->rq_cons + n;
+	wqe = dibs_rdma_rq_entry(qp, prod);
+	wqe->wr_id = wr->wr_id;
+	wqe->num_sge = wr->num_sge;
+	for (i = 0; i < wr->num_sge; i++) {
+		wqe->sge[i].addr = wr->sg_list[i].addr;
+		wqe->sge[i].length = wr->sg_list[i].length;
+		wqe->sge[i].lkey = wr->sg_list[i].lkey;
+	}
+	/* the entry before prod (dibs_rdma_rq_posted()) */
+	smp_store_release(&qp->rq_ring->prod, prod + 1);
+	return 0;
+}
+
+/*
+ * POST_RECV: the work requests go into the ring. Without any, it is the
+ * process's doorbell after it posted into the ring itself.
+ */
 int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			const struct ib_recv_wr **bad_wr)
 {
@@ -383,25 +587,12 @@ int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 
 	mutex_lock(&qp->rq_lock);
 	for (; wr; wr = wr->next) {
-		struct dibs_rdma_recv_wqe *wqe;
-
-		if (qp->state == IB_QPS_RESET || wr->num_sge < 0 ||
-		    wr->num_sge > qp->cap.max_recv_sge) {
-			rc = -EINVAL;
+		rc = dibs_rdma_rq_post(qp, wr);
+		if (rc) {
+			*bad_wr = wr;
 			break;
 		}
-		if (qp->rq_count == qp->cap.max_recv_wr) {
-			rc = -ENOMEM;
-			break;
-		}
-		wqe = &qp->rq[(qp->rq_head + qp->rq_count) % qp->cap.max_recv_wr];
-		wqe->wr_id = wr->wr_id;
-		wqe->num_sge = wr->num_sge;
-		memcpy(wqe->sge, wr->sg_list, wr->num_sge * sizeof(*wr->sg_list));
-		qp->rq_count++;
 	}
-	if (rc)
-		*bad_wr = wr;
 	if (qp->state == IB_QPS_ERR)
 		dibs_rdma_flush_rq(qp);
 	else

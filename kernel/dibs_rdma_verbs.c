@@ -141,6 +141,40 @@ int dibs_rdma_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
 	return rc;
 }
 
+/*
+ * @len bytes of zeroed memory (page aligned) that the process of @udata may
+ * map at the offset of the returned entry. The entry owns the memory: after
+ * rdma_user_mmap_entry_remove(), dibs_rdma_mmap_free() frees it once the
+ * last mapping is gone. ERR_PTR on failure.
+ */
+struct dibs_rdma_mmap_entry *dibs_rdma_mmap_alloc(struct ib_udata *udata,
+						  size_t len)
+{
+	struct dibs_rdma_ucontext *uctx =
+		rdma_udata_to_drv_context(udata, struct dibs_rdma_ucontext, ibuc);
+	struct dibs_rdma_mmap_entry *e;
+	int rc;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return ERR_PTR(-ENOMEM);
+	e->vaddr = vmalloc_user(len);
+	if (!e->vaddr) {
+		rc = -ENOMEM;
+		goto err_free_entry;
+	}
+	rc = rdma_user_mmap_entry_insert(&uctx->ibuc, &e->rdma, len);
+	if (rc)
+		goto err_free_mem;
+	return e;
+
+err_free_mem:
+	vfree(e->vaddr);
+err_free_entry:
+	kfree(e);
+	return ERR_PTR(rc);
+}
+
 void dibs_rdma_mmap_free(struct rdma_user_mmap_entry *rdma)
 {
 	struct dibs_rdma_mmap_entry *e =

@@ -24,36 +24,6 @@
 
 namespace dibs::provider {
 
-// ---- mapping ----------------------------------------------------------------------------------
-
-mapping::mapping(int fd, std::size_t len, int prot, std::uint64_t offset, const char* what)
-    : addr_(::mmap(nullptr, len, prot, MAP_SHARED, fd, static_cast<off_t>(offset)))
-    , len_(len) {
-    if (addr_ == MAP_FAILED) {
-        addr_ = nullptr;
-        throw verbs_error(errno, what);
-    }
-}
-
-mapping::~mapping() {
-    if (addr_ != nullptr) {
-        ::munmap(addr_, len_);
-    }
-}
-
-mapping::mapping(mapping&& other) noexcept
-    : addr_(std::exchange(other.addr_, nullptr))
-    , len_(std::exchange(other.len_, 0)) {}
-
-mapping& mapping::operator=(mapping&& other) noexcept {
-    if (this != &other) {
-        mapping old{std::move(*this)};
-        addr_ = std::exchange(other.addr_, nullptr);
-        len_ = std::exchange(other.len_, 0);
-    }
-    return *this;
-}
-
 // ---- mr_table ---------------------------------------------------------------------------------
 
 void mr_table::add(std::uint32_t lkey, const void* addr, std::uint64_t length, const ibv_pd* pd,

@@ -14,6 +14,7 @@
 #ifndef DIBS_PROVIDER_BYPASS_HPP
 #define DIBS_PROVIDER_BYPASS_HPP
 
+#include "mapping.hpp"
 #include "verbs_abi.hpp"
 
 #include <array>
@@ -27,26 +28,6 @@
 #include <rdma/dibs-rdma-abi.h>
 
 namespace dibs::provider {
-
-/// One shared mapping of the uverbs file; unmapped when destroyed.
-class mapping {
-public:
-    mapping() = default;
-    /// Maps len bytes at offset of fd; throws verbs_error naming `what` on failure.
-    mapping(int fd, std::size_t len, int prot, std::uint64_t offset, const char* what);
-    ~mapping();
-    mapping(const mapping&) = delete;
-    mapping& operator=(const mapping&) = delete;
-    mapping(mapping&& other) noexcept;
-    mapping& operator=(mapping&& other) noexcept;
-
-    [[nodiscard]] std::byte* data() const noexcept { return static_cast<std::byte*>(addr_); }
-    [[nodiscard]] std::size_t size() const noexcept { return len_; }
-
-private:
-    void* addr_ = nullptr;
-    std::size_t len_ = 0;
-};
 
 /// The context's MRs by lkey: the checks the kernel makes on a local SGE (dibs_rdma_mr_check()).
 class mr_table {
@@ -101,7 +82,7 @@ struct dibs_context;
 
 /// A WR resolved for the bypass data path: its local memory, the window memory.
 struct plan {
-    std::array<std::span<std::byte>, 16> local{}; ///< DIBS_RDMA_MAX_SGE
+    std::array<std::span<std::byte>, DIBS_RDMA_MAX_SGE> local{};
     std::size_t nsge = 0;
     std::uint64_t total = 0;
     std::span<std::byte> remote; ///< total bytes of the window

@@ -16,6 +16,7 @@
 #define DIBS_PROVIDER_DIBS_HPP
 
 #include "bypass.hpp"
+#include "rq.hpp"
 #include "verbs_abi.hpp"
 
 #include <cerrno>
@@ -80,13 +81,16 @@ struct dibs_cq {
     std::uint32_t local_reserved = 0;
 };
 
-/// A QP and what the bypass data path keeps about it (guarded by sq_lock).
+/// A QP, its receive queue ring, and what the bypass data path keeps about it.
 struct dibs_qp {
     ibv_qp ibqp;
     std::mutex sq_lock; ///< serialises post_send, and modify_qp against it
+    std::mutex rq_lock; ///< serialises post_recv, and modify_qp against it (after sq_lock)
+    recv_ring rq;       ///< rq_lock
     bool sig_all = false;
-    ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp
-    bool no_windows = false;            ///< the kernel said this connection cannot have any
+    ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp (both locks)
+    // the rest: sq_lock
+    bool no_windows = false; ///< the kernel said this connection cannot have any
     std::vector<std::unique_ptr<window>> windows;
     std::unordered_set<std::uint32_t> refused; ///< rkeys the kernel opened no window onto
 };
@@ -197,7 +201,8 @@ int destroy_cq(ibv_cq* ibcq) noexcept;
 int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept;
 int req_notify_cq(ibv_cq* ibcq, int solicited_only) noexcept;
 
-// qp.cpp: queue pairs; work requests are posted with POST_SEND/POST_RECV.
+// qp.cpp: queue pairs; receives go into the receive queue ring (rq.hpp), sends to bypass.hpp
+// or the POST_SEND command.
 ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept;
 int modify_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask) noexcept;
 int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* init_attr) noexcept;

@@ -2,16 +2,29 @@
 //
 // Queue pairs: create, modify, query and destroy are the uverbs commands. post_send executes
 // what it can itself (bypass.hpp) and posts the rest to the kernel driver with POST_SEND, one
-// command per run of consecutive WRs; post_recv is the POST_RECV command
-// (kernel/dibs_rdma_req.c, kernel/dibs_rdma_resp.c).
+// command per run of consecutive WRs (kernel/dibs_rdma_req.c); post_recv writes the receive
+// queue ring (rq.hpp, kernel/dibs_rdma_resp.c). With DIBS_RDMA_BYPASS=0 both are the uverbs
+// commands.
 #include "dibs.hpp"
 
 #include <array>
+#include <cstddef>
 #include <memory>
+#include <mutex>
 
 namespace dibs::provider {
 
 namespace {
+
+/// The driver's part of the CREATE_QP response follows the core part (as for CREATE_CQ).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+struct create_qp_resp {
+    ib_uverbs_create_qp_resp core;
+    dibs_rdma_create_qp_resp drv;
+};
+#pragma GCC diagnostic pop
+static_assert(offsetof(create_qp_resp, drv) == sizeof(ib_uverbs_create_qp_resp));
 
 /// Consecutive WRs for the kernel, copied and linked so that one POST_SEND takes them all.
 class kernel_run {
@@ -76,9 +89,16 @@ ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
     return create_boundary([&] {
         auto qp = std::make_unique<dibs_qp>();
         struct ibv_create_qp cmd {};
-        ib_uverbs_create_qp_resp resp{};
-        check_cmd(ibv_cmd_create_qp(ibpd, &qp->ibqp, attr, &cmd, sizeof(cmd), &resp, sizeof(resp)),
-                  "ibv_cmd_create_qp");
+        create_qp_resp resp{};
+        check_cmd(
+            ibv_cmd_create_qp(ibpd, &qp->ibqp, attr, &cmd, sizeof(cmd), &resp.core, sizeof(resp)),
+            "ibv_cmd_create_qp");
+        try {
+            qp->rq = recv_ring{ibpd->context->cmd_fd, resp.drv};
+        } catch (...) {
+            (void)ibv_cmd_destroy_qp(&qp->ibqp);
+            throw;
+        }
         qp->sig_all = attr->sq_sig_all != 0;
         return &qp.release()->ibqp;
     });
@@ -87,7 +107,7 @@ ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
 int modify_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask) noexcept {
     dibs_qp& qp = *to_dibs_qp(ibqp);
     struct ibv_modify_qp cmd {};
-    const std::lock_guard guard{qp.sq_lock};
+    const std::scoped_lock guard{qp.sq_lock, qp.rq_lock};
     const int err = cmd_errno(ibv_cmd_modify_qp(ibqp, attr, attr_mask, &cmd, sizeof(cmd)));
     if (err == 0) {
         forget_windows(qp);
@@ -138,7 +158,30 @@ int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
 }
 
 int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept {
-    return cmd_errno(ibv_cmd_post_recv(ibqp, wr, bad_wr));
+    dibs_qp& qp = *to_dibs_qp(ibqp);
+    if (!to_dibs_context(ibqp->context)->bypass || !qp.rq.mapped()) {
+        return cmd_errno(ibv_cmd_post_recv(ibqp, wr, bad_wr));
+    }
+    int err = 0;
+    bool doorbell = false;
+    {
+        const std::lock_guard guard{qp.rq_lock};
+        for (; wr != nullptr; wr = wr->next) {
+            err = qp.state == IBV_QPS_RESET ? EINVAL : qp.rq.post(*wr);
+            if (err != 0) {
+                *bad_wr = wr;
+                break;
+            }
+        }
+        doorbell = qp.rq.publish();
+    }
+    if (doorbell) {
+        // The WRs are posted whatever it returns: it fails only when the QP is gone in the
+        // kernel (device removed), which the QP's next completion or command reports.
+        ibv_recv_wr* unused = nullptr;
+        (void)ibv_cmd_post_recv(ibqp, nullptr, &unused);
+    }
+    return err;
 }
 
 } // namespace dibs::provider

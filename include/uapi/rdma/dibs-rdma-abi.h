@@ -17,9 +17,13 @@
 
 #include <linux/types.h>
 #include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/ib_user_verbs.h>
 
-#define DIBS_RDMA_ABI_VERSION	2
+#define DIBS_RDMA_ABI_VERSION	3
 #define DIBS_RDMA_NAME_PREFIX	"dibs_"
+
+/* scatter/gather entries per work request, in both queues */
+#define DIBS_RDMA_MAX_SGE	16
 
 /*
  * Completion queue ring
@@ -75,6 +79,63 @@ struct dibs_rdma_create_cq_resp {
 	__aligned_u64 mmap_offset;
 	__aligned_u64 mmap_len;
 	__u32 num_cqe;
+	__u32 reserved;
+};
+
+/*
+ * Receive queue ring
+ * ------------------
+ * A QP created with a dibs_rdma_create_qp_resp response buffer has its
+ * receive queue in a ring mapped into the process: mmap(mmap_len bytes at
+ * mmap_offset of the uverbs file) gives a struct dibs_rdma_rq_ring followed
+ * by num_wqe struct dibs_rdma_recv_wqe entries (DIBS_RDMA_RQ_RING_ENTRIES
+ * bytes in); num_wqe is a power of two, the QP's max_recv_wr. Indices run
+ * freely and wrap at 2^32; entry i is i % num_wqe.
+ *
+ * The process posts a receive by writing entry prod, then advancing prod
+ * (release); at most num_wqe entries are posted (prod - cons <= num_wqe).
+ * The kernel reads entries from cons up to prod (acquire), copies each once
+ * when a message needs it, and advances cons (release) when it completed
+ * it: the entry may then be reused. POST_RECV writes the ring the same way.
+ *
+ * The kernel sets kick when it needs a doorbell - a POST_RECV command
+ * without work requests - after the next post: DIBS_RDMA_RQ_WAITING (a
+ * message waits for a receive: the kernel looks at prod again only when
+ * told) or DIBS_RDMA_RQ_FLUSH (the QP is in the error state: the kernel
+ * completes what is posted with IB_WC_WR_FLUSH_ERR). The process stores
+ * prod, then makes a full fence, then reads kick; the kernel stores kick,
+ * then makes a full fence, then reads prod: so either the kernel sees the
+ * new receive or the process sees the kick.
+ *
+ * What the process writes is checked: a prod more than num_wqe ahead of
+ * cons, or an entry with more than DIBS_RDMA_MAX_SGE entries, moves the QP
+ * to the error state; the buffers are checked like those of POST_RECV.
+ * Moving the QP to RESET forgets what is posted: cons becomes prod.
+ */
+struct dibs_rdma_recv_wqe {
+	__aligned_u64 wr_id;
+	__u32 num_sge;
+	__u32 reserved;
+	struct ib_uverbs_sge sge[DIBS_RDMA_MAX_SGE];
+};
+
+struct dibs_rdma_rq_ring {
+	__u32 prod;		/* written by the process */
+	__u32 pad0[15];
+	__u32 cons;		/* written by the kernel */
+	__u32 kick;		/* written by the kernel: DIBS_RDMA_RQ_* */
+	__u32 pad1[14];
+};
+
+#define DIBS_RDMA_RQ_RING_ENTRIES	sizeof(struct dibs_rdma_rq_ring)
+#define DIBS_RDMA_RQ_WAITING		(1U << 0)
+#define DIBS_RDMA_RQ_FLUSH		(1U << 1)
+
+/* driver part of the CREATE_QP response */
+struct dibs_rdma_create_qp_resp {
+	__aligned_u64 mmap_offset;
+	__aligned_u64 mmap_len;
+	__u32 num_wqe;
 	__u32 reserved;
 };
 

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The receive queue ring (rq.hpp). The kernel's side is kernel/dibs_rdma_resp.c.
+#include "rq.hpp"
+
+#include "dibs.hpp"
+
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstddef>
+
+#include <sys/mman.h>
+
+namespace dibs::provider {
+
+// the producer and the consumer on separate cache lines; entries as the kernel lays them out
+static_assert(offsetof(dibs_rdma_rq_ring, cons) == 64 && DIBS_RDMA_RQ_RING_ENTRIES == 128);
+static_assert(sizeof(dibs_rdma_recv_wqe) == 16 + DIBS_RDMA_MAX_SGE * sizeof(ib_uverbs_sge));
+
+recv_ring::recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp) {
+    const std::size_t need =
+        DIBS_RDMA_RQ_RING_ENTRIES + std::size_t{resp.num_wqe} * sizeof(dibs_rdma_recv_wqe);
+    if (!std::has_single_bit(resp.num_wqe) || resp.mmap_len < need) {
+        throw verbs_error(EPROTO, "the receive queue ring the kernel described");
+    }
+    map_ = mapping{cmd_fd, resp.mmap_len, PROT_READ | PROT_WRITE, resp.mmap_offset,
+                   "mmap of the receive queue ring"};
+    const std::span<std::byte> bytes{map_.data(), map_.size()};
+    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the layout of the uapi header
+    ring_ = reinterpret_cast<dibs_rdma_rq_ring*>(bytes.data());
+    entries_ = {
+        reinterpret_cast<dibs_rdma_recv_wqe*>(bytes.subspan(DIBS_RDMA_RQ_RING_ENTRIES).data()),
+        resp.num_wqe};
+    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+}
+
+int recv_ring::post(const ibv_recv_wr& wr) noexcept {
+    if (wr.num_sge < 0 || wr.num_sge > DIBS_RDMA_MAX_SGE) {
+        return EINVAL;
+    }
+    // the kernel read the entries before cons: they may be rewritten
+    const std::uint32_t cons = std::atomic_ref(ring_->cons).load(std::memory_order_acquire);
+    if (prod_ - cons >= entries_.size()) {
+        return ENOMEM;
+    }
+    dibs_rdma_recv_wqe& e = entries_[prod_ & (entries_.size() - 1)];
+    e.wr_id = wr.wr_id;
+    e.num_sge = static_cast<std::uint32_t>(wr.num_sge);
+    e.reserved = 0;
+    const std::span<const ibv_sge> sges{wr.sg_list, static_cast<std::size_t>(wr.num_sge)};
+    for (std::size_t i = 0; i < sges.size(); ++i) {
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): i < MAX_SGE
+        e.sge[i] = {.addr = sges[i].addr, .length = sges[i].length, .lkey = sges[i].lkey};
+    }
+    ++prod_;
+    return 0;
+}
+
+bool recv_ring::publish() noexcept {
+    if (prod_ == published_) {
+        return false;
+    }
+    // the entries before prod
+    std::atomic_ref(ring_->prod).store(prod_, std::memory_order_release);
+    published_ = prod_;
+    // store prod, full fence, read kick: the kernel does the reverse (the uapi header)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return std::atomic_ref(ring_->kick).load(std::memory_order_relaxed) != 0;
+}
+
+} // namespace dibs::provider

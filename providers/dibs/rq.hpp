@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The receive queue ring (include/uapi/rdma/dibs-rdma-abi.h, "Receive queue ring"): the QP's
+// receive queue, mapped at create. post_recv writes WQEs into it without a system call; the
+// kernel reads them when a message arrives. The kernel is entered - a POST_RECV without work
+// requests, once per post_recv call - only when it asked for it: a message waits for a
+// receive, or the QP is in the error state and what is posted must be flushed.
+#ifndef DIBS_PROVIDER_RQ_HPP
+#define DIBS_PROVIDER_RQ_HPP
+
+#include "mapping.hpp"
+
+#include <cstdint>
+#include <span>
+
+#include <infiniband/verbs.h>
+#include <rdma/dibs-rdma-abi.h>
+
+namespace dibs::provider {
+
+class recv_ring {
+public:
+    recv_ring() = default; ///< none: post_recv is the POST_RECV command
+    /// Maps the ring the kernel described in its CREATE_QP response; throws verbs_error.
+    recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp);
+
+    [[nodiscard]] bool mapped() const noexcept { return ring_ != nullptr; }
+    /// Writes wr into the next entry: 0, EINVAL (too many SGEs) or ENOMEM (the ring is full).
+    /// The kernel sees it after publish().
+    [[nodiscard]] int post(const ibv_recv_wr& wr) noexcept;
+    /// Hands what post() wrote to the kernel; true if the kernel asked for a doorbell.
+    [[nodiscard]] bool publish() noexcept;
+
+private:
+    mapping map_;
+    dibs_rdma_rq_ring* ring_ = nullptr;
+    std::span<dibs_rdma_recv_wqe> entries_; ///< a power of two of them
+    std::uint32_t prod_ = 0;                ///< next entry to write
+    std::uint32_t published_ = 0;           ///< ring_->prod as last stored
+};
+
+} // namespace dibs::provider
+
+#endif // DIBS_PROVIDER_RQ_HPP
