@@ -195,6 +195,15 @@ void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time) {
                                              << (wc ? wc->wr_id : 0));
 }
 
+int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot, int flags) {
+    void* p = ::mmap(nullptr, len, prot, flags, fd, static_cast<off_t>(offset));
+    if (p == MAP_FAILED) {
+        return errno;
+    }
+    ::munmap(p, len);
+    return 0;
+}
+
 void check_bytes(std::span<const std::byte> got, std::span<const std::byte> want,
                  std::string_view what) {
     BOOST_REQUIRE_EQUAL(got.size(), want.size());

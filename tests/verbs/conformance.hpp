@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <sys/mman.h>
 
 namespace dibs::conformance {
 
@@ -117,6 +118,10 @@ struct buffer {
 [[nodiscard]] std::vector<ibv_wc> drain(ibv_cq& cq);
 /// Checks that no completion arrives in `cq` for `time`.
 void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time);
+
+/// mmap of the uverbs file `fd`: 0 or the errno value (the mapping is removed again).
+[[nodiscard]] int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot,
+                           int flags = MAP_SHARED);
 
 /// Checks `got` byte for byte against `want`, naming the first difference.
 void check_bytes(std::span<const std::byte> got, std::span<const std::byte> want,

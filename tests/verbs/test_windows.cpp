@@ -125,16 +125,6 @@ int open_window(ibv_qp& qp, std::uint32_t rkey, dibs_rdma_window_resp& resp) {
     return open_window(qp.context->cmd_fd, qp.handle, rkey, resp);
 }
 
-/// mmap of the uverbs file: 0 or errno (the mapping is removed again).
-int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot, int flags = MAP_SHARED) {
-    void* p = ::mmap(nullptr, len, prot, flags, fd, static_cast<off_t>(offset));
-    if (p == MAP_FAILED) {
-        return errno;
-    }
-    ::munmap(p, len);
-    return 0;
-}
-
 /// A socketpair end: fixed-size messages between the test and its child processes.
 class channel {
 public:
