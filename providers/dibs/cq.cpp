@@ -18,15 +18,7 @@ namespace dibs::provider {
 
 namespace {
 
-/// The driver's part of the CREATE_CQ response follows the core part (whose driver_data[] is
-/// where it starts, as in kern-abi.h's wrappers).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-struct create_cq_resp {
-    ib_uverbs_create_cq_resp core;
-    dibs_rdma_create_cq_resp drv;
-};
-#pragma GCC diagnostic pop
+using create_cq_resp = driver_resp<ib_uverbs_create_cq_resp, dibs_rdma_create_cq_resp>;
 static_assert(offsetof(create_cq_resp, drv) == sizeof(ib_uverbs_create_cq_resp));
 
 void to_ibv_wc(const dibs_rdma_cqe& e, ibv_wc& wc) noexcept {

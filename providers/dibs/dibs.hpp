@@ -34,6 +34,18 @@
 
 namespace dibs::provider {
 
+/// A uverbs response with the driver's part: it follows the core part, whose driver_data[] is
+/// where it starts (the layout kern-abi.h gives requests with a driver payload). Nesting a
+/// structure that ends in a flexible array is a GNU extension.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+template <class Core, class Driver>
+struct driver_resp {
+    Core core;
+    Driver drv;
+};
+#pragma GCC diagnostic pop
+
 // ---- objects ----------------------------------------------------------------------------------
 
 struct dibs_device {

@@ -16,14 +16,7 @@ namespace dibs::provider {
 
 namespace {
 
-/// The driver's part of the CREATE_QP response follows the core part (as for CREATE_CQ).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-struct create_qp_resp {
-    ib_uverbs_create_qp_resp core;
-    dibs_rdma_create_qp_resp drv;
-};
-#pragma GCC diagnostic pop
+using create_qp_resp = driver_resp<ib_uverbs_create_qp_resp, dibs_rdma_create_qp_resp>;
 static_assert(offsetof(create_qp_resp, drv) == sizeof(ib_uverbs_create_qp_resp));
 
 /// Consecutive WRs for the kernel, copied and linked so that one POST_SEND takes them all.
@@ -159,7 +152,7 @@ int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
 
 int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept {
     dibs_qp& qp = *to_dibs_qp(ibqp);
-    if (!to_dibs_context(ibqp->context)->bypass || !qp.rq.mapped()) {
+    if (!to_dibs_context(ibqp->context)->bypass) {
         return cmd_errno(ibv_cmd_post_recv(ibqp, wr, bad_wr));
     }
     int err = 0;

@@ -20,11 +20,10 @@ namespace dibs::provider {
 
 class recv_ring {
 public:
-    recv_ring() = default; ///< none: post_recv is the POST_RECV command
+    recv_ring() = default; ///< none yet: create_qp maps one before the QP is used
     /// Maps the ring the kernel described in its CREATE_QP response; throws verbs_error.
     recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp);
 
-    [[nodiscard]] bool mapped() const noexcept { return ring_ != nullptr; }
     /// Writes wr into the next entry: 0, EINVAL (too many SGEs) or ENOMEM (the ring is full).
     /// The kernel sees it after publish().
     [[nodiscard]] int post(const ibv_recv_wr& wr) noexcept;
