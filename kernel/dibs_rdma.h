@@ -2,7 +2,7 @@
 /*
  * dibs_rdma: one ib_device per dibs device - the objects, limits and the
  * functions the files share. Files follow the data path: dibs_rdma_req.c
- * (requester), dibs_rdma_resp.c (responder), dibs_rdma_wire.h (what goes
+ * (requester), dibs_rdma_resp.c (responder), dibs-rdma-wire.h (what goes
  * into a peer's memory), dibs_rdma_fabric.h (how a peer is reached).
  */
 #ifndef _DIBS_RDMA_H
@@ -16,9 +16,9 @@
 #include <rdma/ib_verbs.h>
 #include <rdma/uverbs_ioctl.h>
 #include <rdma/dibs-rdma-abi.h>
+#include <rdma/dibs-rdma-wire.h>
 
 #include "dibs_rdma_fabric.h"
-#include "dibs_rdma_wire.h"
 
 /* Limits the driver reports and enforces. */
 #define DIBS_RDMA_MAX_PD	1024
@@ -182,6 +182,11 @@ struct dibs_rdma_qp {
 	struct dibs_rdma_ring *peer_ring;
 	u64 peer_gen;
 	u64 peer_prod;
+	/*
+	 * a ring window was opened (sq_lock): the provider writes the peer's
+	 * ring too, so peer_prod is found again before each message
+	 */
+	bool ring_shared;
 	/* bounce buffer for one outgoing slot (sq_lock) */
 	struct dibs_rdma_slot *tx_slot;
 	/* the id of our last request to a placed peer (sq_lock) */
@@ -282,6 +287,7 @@ int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			const struct ib_recv_wr **bad_wr);
 void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);
 void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq);
+void dibs_rdma_cq_arm_rings(struct dibs_rdma_cq *cq);
 void dibs_rdma_resp_reset(struct dibs_rdma_qp *qp);
 enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 					 const struct dibs_rdma_conn_req *req,
@@ -305,6 +311,6 @@ extern const struct uapi_definition dibs_rdma_uapi_defs[];
 bool dibs_rdma_is_window_mmap(const struct vm_area_struct *vma);
 int dibs_rdma_window_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma);
 void dibs_rdma_window_revoke_mr(struct dibs_rdma_mr *mr);
-void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp);
+void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp, bool keep_rings);
 
 #endif /* _DIBS_RDMA_H */

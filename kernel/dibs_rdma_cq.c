@@ -149,6 +149,9 @@ int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
 	if ((flags & IB_CQ_REPORT_MISSED_EVENTS) && dibs_rdma_cq_used(cq))
 		rc = 1;
 	spin_unlock_irqrestore(&cq->lock, irqflags);
+	/* a user CQ is armed by REQ_NOTIFY_CQ, in process context */
+	if (cq->ring)
+		dibs_rdma_cq_arm_rings(cq);
 	return rc;
 }
 

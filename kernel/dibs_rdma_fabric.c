@@ -25,7 +25,7 @@ static_assert(DIBS_RDMA_MAX_QP + 1 <= DIBS_RDMA_EV_QPN_MASK);
 /*
  * Does @dibs accept memory lent by its client as a DMB (dibs_loopback)? Then
  * memory regions are DMBs and local peers are direct; otherwise the owner
- * places the data (dibs_rdma_wire.h, "Requests").
+ * places the data (dibs-rdma-wire.h, "Requests").
  */
 static bool dibs_rdma_dev_lends(struct dibs_dev *dibs)
 {

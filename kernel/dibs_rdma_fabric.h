@@ -38,10 +38,10 @@
  *
  * A peer in another kernel (a dibs device whose fabric spans systems, such
  * as dibs_ivshmem) is asked with a connect event and answers with one
- * (dibs_rdma_wire.h, "Connect events"); the answer is kept for the QP's
+ * (dibs-rdma-wire.h, "Connect events"); the answer is kept for the QP's
  * connection. Its memory regions are private memory of that system, so
  * target requests travel through the ring as requests that the owner checks
- * and serves (dibs_rdma_wire.h, "Requests"): a placed peer. A local peer on
+ * and serves (dibs-rdma-wire.h, "Requests"): a placed peer. A local peer on
  * a device that cannot lend memory is placed, too.
  *
  * A peer in another kernel is named by its GID: the address must have a GRH

@@ -45,7 +45,7 @@ void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp)
 {
 	lockdep_assert_held(&qp->rq_lock);
 	WRITE_ONCE(qp->state, IB_QPS_ERR);
-	dibs_rdma_window_revoke_qp(qp);
+	dibs_rdma_window_revoke_qp(qp, false);
 	dibs_rdma_flush_rq(qp);
 	dibs_rdma_resp_reset(qp);
 }
@@ -121,6 +121,7 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	if (rc)
 		goto err_rq;
 	qp->ring = qp->ring_dmb.cpu_addr;
+	qp->ring->armed = 1;	/* until a drain finds the receive CQ unarmed */
 
 	rc = xa_alloc(&ddev->qps, &qpn, qp, XA_LIMIT(2, DIBS_RDMA_MAX_QP + 1),
 		      GFP_KERNEL);
@@ -163,7 +164,7 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	dibs_rdma_qp_put(qp);
 	wait_for_completion(&qp->released);
 
-	dibs_rdma_window_revoke_qp(qp);
+	dibs_rdma_window_revoke_qp(qp, false);
 	dibs_rdma_detach_peer(qp);
 	dibs_rdma_resp_reset(qp);
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
@@ -186,6 +187,7 @@ static void dibs_rdma_qp_reset(struct dibs_rdma_qp *qp)
 	qp->ring_cons = 0;
 	qp->ring_served = 0;
 	memset(qp->ring, 0, sizeof(*qp->ring));
+	qp->ring->armed = 1;
 	/* a sender still attached notices and starts over at slot 0 */
 	smp_store_release(&qp->ring->gen, gen + 1);
 }
@@ -195,6 +197,7 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 {
 	struct dibs_rdma_qp *qp = to_dqp(ibqp);
 	enum ib_qp_state cur, new;
+	bool keep_rings;
 	int rc = 0;
 
 	if (mask & ~IB_QP_ATTR_STANDARD_BITS)
@@ -243,8 +246,14 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 			dibs_rdma_qp_error_locked(qp);
 		WRITE_ONCE(qp->state, new);
 	}
-	/* what a window was opened under may have changed: the state, the rights */
-	dibs_rdma_window_revoke_qp(qp);
+	/*
+	 * What a window was opened under may have changed: the state, the
+	 * rights. A ring window onto this QP depends only on the QP taking
+	 * messages from the same peer: it stays through RTR to RTS.
+	 */
+	keep_rings = !(mask & (IB_QP_AV | IB_QP_DEST_QPN)) &&
+		     (new == IB_QPS_RTR || new == IB_QPS_RTS);
+	dibs_rdma_window_revoke_qp(qp, keep_rings);
 out:
 	mutex_unlock(&qp->rq_lock);
 	mutex_unlock(&qp->sq_lock);

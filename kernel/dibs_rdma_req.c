@@ -9,7 +9,7 @@
  *			op on it, detach_dmb()
  * To a placed peer, RDMA WRITE, READ and atomics are requests in the peer
  * QP's receive ring, and the WR completes when the owner's answer arrives in
- * our ring (dibs_rdma_wire.h, "Requests"). To both:
+ * our ring (dibs-rdma-wire.h, "Requests"). To both:
  *   SEND, WRITE_WITH_IMM	slots in the peer QP's receive ring + signal
  * The peer is reached through the fabric: its responder checks that its QP
  * is connected back to us and, for RDMA and atomics, that the target MR
@@ -137,8 +137,8 @@ static u64 dibs_rdma_ring_tail(struct dibs_rdma_ring *ring)
 
 /*
  * Attach the connected peer's receive ring (once per connection), and find
- * its tail again when we come back after our own reset or the peer was
- * reset (its generation changed).
+ * its tail again when we come back after our own reset, the peer was reset
+ * (its generation changed), or the provider may have written it since.
  */
 static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 {
@@ -155,18 +155,30 @@ static int dibs_rdma_attach_peer(struct dibs_rdma_wqe_ctx *c)
 	}
 	/* pairs with the owner's smp_store_release() of gen at reset */
 	gen = smp_load_acquire(&qp->peer_ring->gen);
-	if (gen == qp->peer_gen)
+	if (gen == qp->peer_gen && !qp->ring_shared)
 		return 0;
 	qp->peer_gen = gen;
 	qp->peer_prod = dibs_rdma_ring_tail(qp->peer_ring);
 	return 0;
 }
 
+/* Signal the owner of the peer's ring: a move_data() of its bell. */
+static int dibs_rdma_ring_bell(struct dibs_rdma_qp *qp)
+{
+	u64 bell = 1;
+
+	return dibs_move_data(qp->ddev->dibs, qp->peer_ring_dmb.dmb_tok, 0, true,
+			      offsetof(struct dibs_rdma_ring, bell), &bell,
+			      sizeof(bell));
+}
+
 /*
  * Write one slot into the peer's ring; waits while the ring is full. Only
  * the last slot of a message, and one that fills the ring, signal the
  * owner: its drain takes every complete slot, so one signal per message is
- * enough, and a full ring must be drained before we can go on.
+ * enough, and a full ring must be drained before we can go on. A ring full
+ * of what the provider wrote may never have been signalled: the wait
+ * starts with a signal.
  */
 static enum ib_wc_status dibs_rdma_put_slot(struct dibs_rdma_wqe_ctx *c,
 					    struct dibs_rdma_slot *slot, u32 len)
@@ -175,7 +187,7 @@ static enum ib_wc_status dibs_rdma_put_slot(struct dibs_rdma_wqe_ctx *c,
 	unsigned long deadline = jiffies + msecs_to_jiffies(DIBS_RDMA_RNR_TIMEOUT_MS);
 	u64 tok = qp->peer_ring_dmb.dmb_tok, seq, cons;
 	unsigned int off;
-	bool sf;
+	bool sf, rang = false;
 
 	for (;;) {
 		/* pairs with the receiver's smp_store_release() of cons after it read the slot */
@@ -184,6 +196,9 @@ static enum ib_wc_status dibs_rdma_put_slot(struct dibs_rdma_wqe_ctx *c,
 			break;
 		if (time_after(jiffies, deadline))
 			return IB_WC_RNR_RETRY_EXC_ERR;
+		if (!rang && dibs_rdma_ring_bell(qp))
+			return IB_WC_REM_OP_ERR;
+		rang = true;
 		usleep_range(20, 100);
 	}
 	sf = (slot->hdr.flags & DIBS_RDMA_SLOT_LAST) ||
@@ -554,6 +569,27 @@ out:
 	return st;
 }
 
+/*
+ * POST_SEND without work requests: the provider wrote a message into the
+ * peer's ring through its ring window, and the owner asked for a signal.
+ * Nothing to report: a peer that is gone shows in the next work request.
+ */
+static void dibs_rdma_doorbell(struct dibs_rdma_qp *qp)
+{
+	struct dibs_rdma_wqe_ctx *c = qp->wqe_ctx;
+
+	lockdep_assert_held(&qp->sq_lock);
+	if (READ_ONCE(qp->state) != IB_QPS_RTS)
+		return;
+	c->qp = qp;
+	c->nsge = 0;
+	c->peer.dev = NULL;
+	if (dibs_rdma_fabric_connect(qp, &c->peer) == IB_WC_SUCCESS &&
+	    !c->peer.placed && !dibs_rdma_attach_peer(c))
+		dibs_rdma_ring_bell(qp);
+	dibs_rdma_ctx_release(c);
+}
+
 static bool dibs_rdma_opcode_ok(enum ib_wr_opcode op)
 {
 	switch (op) {
@@ -578,6 +614,8 @@ int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 	int rc = 0;
 
 	mutex_lock(&qp->sq_lock);
+	if (!wr)
+		dibs_rdma_doorbell(qp);
 	for (; wr; wr = wr->next) {
 		struct ib_wc wc = {
 			.wr_id = wr->wr_id,

@@ -3,7 +3,7 @@
  * dibs_rdma: the responder - what arrives from a connected peer.
  *
  * Messages (SEND, WRITE_WITH_IMM) arrive as slots in the QP's receive ring
- * (dibs_rdma_wire.h) with a dibs signal; they are drained into posted
+ * (dibs-rdma-wire.h) with a dibs signal; they are drained into posted
  * receive WQEs in order, by the signal's handle_irq, by post_recv, or by a
  * poll of an empty CQ. The receive WQEs are in the receive queue ring that
  * the process maps and writes itself (the uapi header). A direct peer's RDMA
@@ -321,7 +321,7 @@ void dibs_rdma_resp_reset(struct dibs_rdma_qp *qp)
 
 /*
  * Answer a request in the requester's ring: READ data, then the fields,
- * then the id (dibs_rdma_wire.h). A requester that is gone or a token that
+ * then the id (dibs-rdma-wire.h). A requester that is gone or a token that
  * is wrong leave the request unanswered: the requester times out.
  */
 static void dibs_rdma_answer(struct dibs_rdma_qp *qp, u64 id,
@@ -475,12 +475,35 @@ static void dibs_rdma_serve_ahead(struct dibs_rdma_qp *qp)
 	}
 }
 
+/*
+ * The ring's armed word (dibs-rdma-wire.h): a sender that writes our ring
+ * through a window signals us only while it is set. It is set when the QP
+ * is created or reset, and by dibs_rdma_cq_arm_rings() when the receive CQ
+ * is armed; a drain clears it while a user CQ is not armed: a process that
+ * polls drains the ring itself (poll_cq of an empty CQ). A kernel CQ's QPs
+ * keep it: their consumers may poll where a drain cannot run. The CQ's lock
+ * orders the clear against arming: the armer sets notify under it first.
+ */
+static void dibs_rdma_ring_disarm(struct dibs_rdma_qp *qp)
+{
+	struct dibs_rdma_cq *rcq = to_dcq(qp->ibqp.recv_cq);
+	unsigned long flags;
+
+	if (!rcq->ring || !READ_ONCE(qp->ring->armed))
+		return;
+	spin_lock_irqsave(&rcq->lock, flags);
+	if (!rcq->notify)
+		WRITE_ONCE(qp->ring->armed, 0);
+	spin_unlock_irqrestore(&rcq->lock, flags);
+}
+
 /* Deliver complete messages from our ring to posted receives, serve requests. */
 static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 {
 	struct dibs_rdma_ring *ring = qp->ring;
 
 	lockdep_assert_held(&qp->rq_lock);
+	dibs_rdma_ring_disarm(qp);
 	while (qp->state == IB_QPS_RTR || qp->state == IB_QPS_RTS) {
 		struct dibs_rdma_slot *slot;
 		struct dibs_rdma_slot_hdr h;
@@ -611,6 +634,31 @@ void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq)
 		/* a QP being drained by the signal's work item is taken care of */
 		if (!mutex_trylock(&qp->rq_lock))
 			continue;
+		dibs_rdma_drain(qp);
+		mutex_unlock(&qp->rq_lock);
+	}
+	mutex_unlock(&cq->rqps_lock);
+}
+
+/*
+ * @cq was armed: ask the senders that write its QPs' rings through windows
+ * for a signal, then drain what they wrote before they could see that (the
+ * fence pairs with the one a sender makes between its slot and reading
+ * armed, dibs-rdma-wire.h).
+ *
+ * Context: process context (req_notify_cq of a user CQ).
+ */
+void dibs_rdma_cq_arm_rings(struct dibs_rdma_cq *cq)
+{
+	struct dibs_rdma_qp *qp;
+
+	mutex_lock(&cq->rqps_lock);
+	list_for_each_entry(qp, &cq->rqps, rcq_entry)
+		WRITE_ONCE(qp->ring->armed, 1);
+	/* armed before the slots are read; pairs with the sender's fence */
+	smp_mb();
+	list_for_each_entry(qp, &cq->rqps, rcq_entry) {
+		mutex_lock(&qp->rq_lock);
 		dibs_rdma_drain(qp);
 		mutex_unlock(&qp->rq_lock);
 	}

@@ -3,7 +3,9 @@
  * dibs_rdma: direct windows - a direct peer's MR mapped into the requester's
  * process, so that its provider does RDMA READ, WRITE and atomics with the
  * CPU, without a system call (the ABI: include/uapi/rdma/dibs-rdma-abi.h,
- * "Direct windows").
+ * "Direct windows"); and ring windows - the peer QP's receive ring mapped
+ * the same way, so that the provider writes SEND and WRITE_WITH_IMM
+ * messages into it itself ("Ring windows").
  *
  * Opening: DIBS_RDMA_METHOD_QP_OPEN_WINDOW asks the fabric the window
  * question (dibs_rdma_fabric.h) on behalf of an RTS QP: the peer QP must be
@@ -12,11 +14,14 @@
  * window attaches the MR's DMB on the requester's dibs device - the dibs
  * way to map a peer's buffer (support_mmapped_rdmb, attach_dmb) - and maps
  * the whole pages of the MR only: the other bytes of a partial page are not
- * the MR's.
+ * the MR's. A ring window asks nothing beyond the connect: the ring is where
+ * the peer QP takes messages from us, and every byte of it is one that we
+ * may write with move_data() already (the owner checks all it reads there).
  *
  * Mapping: VM_PFNMAP, filled by the fault handler. No page reference is
- * taken: the owner's pin (ib_umem) must outlive every PTE, which is what
- * revocation guarantees. VM_DONTCOPY: a child of fork() has no window;
+ * taken: the owner's pin (ib_umem), or the owner's ring DMB, must outlive
+ * every PTE, which is what revocation guarantees (the attached DMB keeps
+ * the ring's memory until the window detaches it). VM_DONTCOPY: a child of fork() has no window;
  * VM_PFNMAP also keeps the pages from being pinned again (ibv_reg_mr of the
  * window fails) or reached through /proc/<pid>/mem. A process that got the
  * uverbs file from another maps only windows of that file's context - the
@@ -37,7 +42,9 @@
  * killed by a revocation: it reads the sink page instead.
  *
  * Revokers: deregistering the MR (dibs_rdma_window_revoke_mr()), any modify
- * or destroy of either QP and the error state (dibs_rdma_window_revoke_qp()).
+ * or destroy of either QP and the error state (dibs_rdma_window_revoke_qp());
+ * a ring window stays while its owner moves from RTR to RTS or changes
+ * anything but its state and destination: what the ring is stays the same.
  * The owner's process exiting (also by SIGKILL) deregisters its MRs and
  * destroys its QPs; removing the device destroys both sides' objects.
  *
@@ -80,7 +87,7 @@ struct dibs_rdma_window {
 	u64 pgoff;		/* of data page 0 */
 	/* identities only, never dereferenced: the context that may map it */
 	struct ib_ucontext *uctx;
-	/* the owner's MR and QP, for the revokers */
+	/* the owner's MR (NULL for a ring window) and QP, for the revokers */
 	struct dibs_rdma_mr *mr;
 	struct dibs_rdma_dev *peer_dev;
 	u32 peer_qpn;
@@ -88,9 +95,10 @@ struct dibs_rdma_window {
 	struct dibs_rdma_qp *qp;
 	/* the uverbs file's mapping, once mapped (dibs_rdma_windows_lock) */
 	struct address_space *mapping;
-	/* the MR's DMB, attached on qp's dibs device while valid */
+	/* the MR's or ring's DMB, attached on qp's dibs device while valid */
 	struct dibs_dmb dmb;
 	void *base;		/* kernel address of data page 0 */
+	bool vmapped;		/* base is a vmap (an MR's), else linear (a ring) */
 	unsigned long npages;
 	u64 iova;		/* of data page 0 */
 	int access;
@@ -154,8 +162,11 @@ void dibs_rdma_window_revoke_mr(struct dibs_rdma_mr *mr)
 	mutex_unlock(&dibs_rdma_windows_lock);
 }
 
-/* Revoke the windows @qp opened, and those opened onto @qp's peer side. */
-void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp)
+/*
+ * Revoke the windows @qp opened, and those opened onto @qp's peer side -
+ * except, with @keep_rings, ring windows onto @qp's receive ring.
+ */
+void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp, bool keep_rings)
 {
 	struct dibs_rdma_window *w;
 	unsigned long id;
@@ -163,7 +174,8 @@ void dibs_rdma_window_revoke_qp(struct dibs_rdma_qp *qp)
 	mutex_lock(&dibs_rdma_windows_lock);
 	xa_for_each(&dibs_rdma_windows, id, w)
 		if (w->qp == qp || (w->peer_dev == qp->ddev &&
-				    w->peer_qpn == qp->ibqp.qp_num))
+				    w->peer_qpn == qp->ibqp.qp_num &&
+				    (w->mr || !keep_rings)))
 			dibs_rdma_window_revoke(w);
 	mutex_unlock(&dibs_rdma_windows_lock);
 }
@@ -199,8 +211,38 @@ static int dibs_rdma_window_attach(struct dibs_rdma_window *w,
 		return -ERANGE;
 	}
 	w->base = w->dmb.cpu_addr + head;
+	w->vmapped = true;
 	w->iova = t->iova + head;
 	w->npages = (t->length - head) >> PAGE_SHIFT;
+	w->access = t->access;
+	return 0;
+}
+
+/* The part of a ring a sender writes: its header and slots. */
+#define DIBS_RDMA_RING_WINDOW_PAGES \
+	DIV_ROUND_UP(offsetof(struct dibs_rdma_ring, resp_data), PAGE_SIZE)
+
+/*
+ * Attach the peer's receive ring @ring_tok and set up @w's data pages: the
+ * ring's header and slots. Caller holds dibs_rdma_windows_lock.
+ */
+static int dibs_rdma_window_attach_ring(struct dibs_rdma_window *w,
+					struct dibs_rdma_qp *qp, u64 ring_tok)
+{
+	w->dmb = (struct dibs_dmb){ .dmb_tok = ring_tok };
+	if (dibs_attach_dmb(qp->ddev->dibs, &w->dmb))
+		return -ENOTCONN;
+	/* a ring is the device's own memory: page-aligned, in the linear map */
+	if (offset_in_page(w->dmb.cpu_addr) || !virt_addr_valid(w->dmb.cpu_addr) ||
+	    w->dmb.dmb_len < DIBS_RDMA_RING_WINDOW_PAGES * PAGE_SIZE) {
+		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
+		return -EOPNOTSUPP;
+	}
+	w->base = w->dmb.cpu_addr;
+	w->vmapped = false;
+	w->iova = 0;
+	w->npages = DIBS_RDMA_RING_WINDOW_PAGES;
+	w->access = IB_ACCESS_REMOTE_WRITE;
 	return 0;
 }
 
@@ -221,9 +263,13 @@ static struct dibs_rdma_window *dibs_rdma_window_alloc(void)
 	return w;
 }
 
-/* Open a window of @qp onto its peer's MR @rkey; fills @resp. */
+/*
+ * Open a window of @qp onto its peer's MR @rkey, or with @ring onto the peer
+ * QP's receive ring; fills @resp.
+ */
 static int dibs_rdma_window_open(struct dibs_rdma_qp *qp, struct ib_ucontext *uctx,
-				 u32 rkey, struct dibs_rdma_window_resp *resp)
+				 bool ring, u32 rkey,
+				 struct dibs_rdma_window_resp *resp)
 {
 	struct dibs_rdma_target t = {};
 	struct dibs_rdma_peer peer = {};
@@ -247,16 +293,21 @@ static int dibs_rdma_window_open(struct dibs_rdma_qp *qp, struct ib_ucontext *uc
 	if (qp->nr_windows >= DIBS_RDMA_MAX_WINDOWS)
 		goto out_unlock;
 	st = dibs_rdma_fabric_connect(qp, &peer);
-	if (st == IB_WC_SUCCESS)
+	if (st == IB_WC_SUCCESS && !ring)
 		st = dibs_rdma_fabric_window(&peer, rkey, &t);
 	rc = dibs_rdma_wc_errno(st);
 	if (st != IB_WC_SUCCESS)
 		goto out_done;
-	rc = -EACCES;
-	if (!(t.access & (IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC)) ||
-	    t.mr->windows_closed)
-		goto out_done;
-	rc = dibs_rdma_window_attach(w, qp, &t);
+	if (ring) {
+		rc = peer.placed ? -EOPNOTSUPP :
+		     dibs_rdma_window_attach_ring(w, qp, peer.ring_tok);
+	} else {
+		rc = -EACCES;
+		if (!(t.access & (IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC)) ||
+		    t.mr->windows_closed)
+			goto out_done;
+		rc = dibs_rdma_window_attach(w, qp, &t);
+	}
 	if (rc)
 		goto out_done;
 	rc = xa_alloc(&dibs_rdma_windows, &w->id, w,
@@ -272,10 +323,11 @@ static int dibs_rdma_window_open(struct dibs_rdma_qp *qp, struct ib_ucontext *uc
 	w->peer_dev = peer.dev;
 	w->peer_qpn = peer.qpn;
 	w->qp = qp;
-	w->access = t.access;
 	w->valid = true;
 	w->state->valid = 1;
 	qp->nr_windows++;
+	/* the provider writes the peer's ring too: find its tail each time */
+	qp->ring_shared |= ring;
 	__module_get(THIS_MODULE);
 	*resp = (struct dibs_rdma_window_resp){
 		.mmap_offset = w->pgoff << PAGE_SHIFT,
@@ -323,7 +375,12 @@ static vm_fault_t dibs_rdma_window_fault(struct vm_fault *vmf)
 	if (idx >= w->npages)
 		return VM_FAULT_SIGBUS;
 	mutex_lock(&w->lock);
-	page = w->valid ? vmalloc_to_page(w->base + (idx << PAGE_SHIFT)) : w->sink;
+	if (!w->valid)
+		page = w->sink;
+	else if (w->vmapped)
+		page = vmalloc_to_page(w->base + (idx << PAGE_SHIFT));
+	else
+		page = virt_to_page(w->base + (idx << PAGE_SHIFT));
 	ret = vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn(page));
 	mutex_unlock(&w->lock);
 	return ret;
@@ -404,7 +461,7 @@ static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_WINDOW)(struct uverbs_attr_bu
 	rc = uverbs_copy_from(&rkey, attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY);
 	if (rc)
 		return rc;
-	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, rkey, &resp);
+	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, false, rkey, &resp);
 	if (rc)
 		return rc;
 	/* on failure the window stays until the QP is modified or destroyed */
@@ -424,8 +481,37 @@ DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW,
 								   reserved),
 						UA_MANDATORY));
 
+static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_RING)(struct uverbs_attr_bundle *attrs)
+{
+	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_RING_QP);
+	struct dibs_rdma_window_resp resp;
+	struct ib_ucontext *uctx;
+	int rc;
+
+	uctx = ib_uverbs_get_ucontext(attrs);
+	if (IS_ERR(uctx))
+		return PTR_ERR(uctx);
+	if (ibqp->qp_type != IB_QPT_RC)
+		return -EINVAL;
+	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, true, 0, &resp);
+	if (rc)
+		return rc;
+	return uverbs_copy_to(attrs, DIBS_RDMA_ATTR_OPEN_RING_RESP, &resp,
+			      sizeof(resp));
+}
+
+DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_RING,
+			    UVERBS_ATTR_IDR(DIBS_RDMA_ATTR_OPEN_RING_QP,
+					    UVERBS_OBJECT_QP, UVERBS_ACCESS_READ,
+					    UA_MANDATORY),
+			    UVERBS_ATTR_PTR_OUT(DIBS_RDMA_ATTR_OPEN_RING_RESP,
+						UVERBS_ATTR_STRUCT(struct dibs_rdma_window_resp,
+								   reserved),
+						UA_MANDATORY));
+
 ADD_UVERBS_METHODS(dibs_rdma_qp_methods, UVERBS_OBJECT_QP,
-		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW));
+		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW),
+		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_RING));
 
 const struct uapi_definition dibs_rdma_uapi_defs[] = {
 	UAPI_DEF_CHAIN_OBJ_TREE(UVERBS_OBJECT_QP, &dibs_rdma_qp_methods),

@@ -188,12 +188,44 @@ struct dibs_rdma_create_qp_resp {
  */
 enum dibs_rdma_qp_methods {
 	DIBS_RDMA_METHOD_QP_OPEN_WINDOW = (1U << UVERBS_ID_NS_SHIFT),
+	DIBS_RDMA_METHOD_QP_OPEN_RING,
 };
 
 enum dibs_rdma_open_window_attrs {
 	DIBS_RDMA_ATTR_OPEN_WINDOW_QP = (1U << UVERBS_ID_NS_SHIFT),
 	DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY,	/* __u32 */
 	DIBS_RDMA_ATTR_OPEN_WINDOW_RESP,	/* struct dibs_rdma_window_resp */
+};
+
+/*
+ * Ring windows
+ * ------------
+ * DIBS_RDMA_METHOD_QP_OPEN_RING opens a window of a connected RC QP onto its
+ * peer QP's receive ring (struct dibs_rdma_ring, dibs-rdma-wire.h), with the
+ * conditions and errors of OPEN_WINDOW up to the MR checks, which it has
+ * none of: the ring is where the peer QP takes our messages, and its owner
+ * checks everything it reads there. The answer is a struct
+ * dibs_rdma_window_resp whose iova 0 is the ring's first byte, whose length
+ * covers the ring's header and slots, and whose access is
+ * IB_ACCESS_REMOTE_WRITE (the mapping is readable and writable). Its
+ * revocation and mmap rules are those of a direct window, except that a
+ * modify of the peer QP keeps it if it leaves the peer in RTR or RTS with
+ * the same destination: the ring stays the same ring.
+ *
+ * The provider then writes SEND and WRITE_WITH_IMM messages into the slots
+ * itself, as the kernel driver would, and signals only where the ring's
+ * armed word asks for it (dibs-rdma-wire.h): with the doorbell, a POST_SEND
+ * command without work requests, which makes the kernel signal the peer.
+ * While the QP has had a ring window, the kernel driver finds the ring's
+ * tail again before each message it writes itself: both may write it, one
+ * after the other, as the provider serialises its posts. A SEND whose ring
+ * window is revoked while it is written may or may not have arrived: it
+ * completes with IBV_WC_RETRY_EXC_ERR and the QP moves to the error state,
+ * as for an atomic.
+ */
+enum dibs_rdma_open_ring_attrs {
+	DIBS_RDMA_ATTR_OPEN_RING_QP = (1U << UVERBS_ID_NS_SHIFT),
+	DIBS_RDMA_ATTR_OPEN_RING_RESP,	/* struct dibs_rdma_window_resp */
 };
 
 #define DIBS_RDMA_MAX_WINDOWS	64	/* per QP */

@@ -1,13 +1,14 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause) */
 /*
- * dibs_rdma: the wire format - what a requester writes into its peer's
- * memory. Everything here is read by the receiving side from a DMB that the
- * peer can write at any time: every field is checked before it is used.
+ * dibs-rdma: the wire format - what a requester writes into its peer's
+ * memory: the kernel driver (kernel/dibs_rdma_req.c) and, through a ring
+ * window (dibs-rdma-abi.h, "Ring windows"), the provider. Everything here is
+ * read by the receiving side from a DMB that the peer can write at any time:
+ * every field is checked before it is used.
  */
-#ifndef _DIBS_RDMA_WIRE_H
-#define _DIBS_RDMA_WIRE_H
+#ifndef DIBS_RDMA_WIRE_H
+#define DIBS_RDMA_WIRE_H
 
-#include <linux/build_bug.h>
 #include <linux/types.h>
 
 /*
@@ -21,10 +22,11 @@
  * header, and the sender reads it through attach_dmb() to know how much room
  * is left.
  *
- * A slot is written in two move_data() calls: everything after @seq, then
- * @seq, so a slot whose @seq matches is complete. The last slot of a
- * message, and one that fills the ring, carry the signal flag: the owner's
- * drain takes every complete slot.
+ * A slot is written in two steps: everything after @seq, then @seq, so a
+ * slot whose @seq matches is complete. The last slot of a message, and one
+ * that fills the ring, carry the signal flag: the owner's drain takes every
+ * complete slot. A sender that writes the ring through a window signals
+ * only where the owner asked for it in @armed (see struct dibs_rdma_ring).
  *
  * Requests (placed mode)
  * ----------------------
@@ -48,22 +50,23 @@
 #define DIBS_RDMA_RESP_DATA	65536
 
 struct dibs_rdma_slot_hdr {
-	u64 seq;	/* producer sequence number of this slot, + 1 */
-	u32 opcode;	/* DIBS_RDMA_MSG_* */
-	u32 len;	/* payload bytes in this slot */
-	u32 total;	/* message length, or the RDMA operation's length */
-	u32 imm;	/* immediate data, network order */
-	u32 flags;	/* DIBS_RDMA_SLOT_* */
-	u32 src_qpn;
-	u32 slid;	/* the sender's LID */
-	u32 rkey;	/* requests */
-	u64 raddr;	/* requests: the first byte addressed */
-	u64 id;		/* requests: echoed in the answer */
-	u64 compare;	/* CMP_SWAP: compare; FETCH_ADD: add */
-	u64 swap;	/* CMP_SWAP */
+	__u64 seq;	/* producer sequence number of this slot, + 1 */
+	__u32 opcode;	/* DIBS_RDMA_MSG_* */
+	__u32 len;	/* payload bytes in this slot */
+	__u32 total;	/* message length, or the RDMA operation's length */
+	__u32 imm;	/* immediate data, network order */
+	__u32 flags;	/* DIBS_RDMA_SLOT_* */
+	__u32 src_qpn;
+	__u32 slid;	/* the sender's LID */
+	__u32 rkey;	/* requests */
+	__u64 raddr;	/* requests: the first byte addressed */
+	__u64 id;		/* requests: echoed in the answer */
+	__u64 compare;	/* CMP_SWAP: compare; FETCH_ADD: add */
+	__u64 swap;	/* CMP_SWAP */
 };
 
-#define DIBS_RDMA_SLOT_DATA	(DIBS_RDMA_SLOT_SIZE - sizeof(struct dibs_rdma_slot_hdr))
+#define DIBS_RDMA_SLOT_HDR_SIZE	72	/* sizeof(struct dibs_rdma_slot_hdr) */
+#define DIBS_RDMA_SLOT_DATA	(DIBS_RDMA_SLOT_SIZE - DIBS_RDMA_SLOT_HDR_SIZE)
 
 /* message kinds (slot_hdr.opcode) */
 #define DIBS_RDMA_MSG_SEND	1
@@ -74,39 +77,52 @@ struct dibs_rdma_slot_hdr {
 #define DIBS_RDMA_MSG_FETCH_ADD	6
 
 /* slot_hdr.flags */
-#define DIBS_RDMA_SLOT_FIRST	BIT(0)
-#define DIBS_RDMA_SLOT_LAST	BIT(1)
-#define DIBS_RDMA_SLOT_IMM	BIT(2)
-#define DIBS_RDMA_SLOT_SOLICITED BIT(3)
+#define DIBS_RDMA_SLOT_FIRST	(1U << 0)
+#define DIBS_RDMA_SLOT_LAST	(1U << 1)
+#define DIBS_RDMA_SLOT_IMM	(1U << 2)
+#define DIBS_RDMA_SLOT_SOLICITED (1U << 3)
 
 struct dibs_rdma_slot {
 	struct dibs_rdma_slot_hdr hdr;
-	u8 data[DIBS_RDMA_SLOT_DATA];
+	__u8 data[DIBS_RDMA_SLOT_DATA];
 };
 
 /* The answer to a request, written by the peer into the requester's ring. */
 struct dibs_rdma_resp {
-	u64 id;		/* the request answered; written last */
-	u32 status;	/* enum ib_wc_status */
-	u32 len;	/* READ: bytes in resp_data */
-	u64 orig;	/* atomics: the value before the operation */
-	u64 pad[5];
+	__u64 id;		/* the request answered; written last */
+	__u32 status;	/* enum ib_wc_status */
+	__u32 len;	/* READ: bytes in resp_data */
+	__u64 orig;	/* atomics: the value before the operation */
+	__u64 pad[5];
 };
 
+/*
+ * The ring header. @cons, @gen and @armed are the owner's; a sender only
+ * reads them (the owner keeps its own copies: what a sender writes there
+ * misleads only that sender). @armed is nonzero while the owner wants a
+ * signal after each message: its receive CQ is armed (req_notify_cq) or is
+ * a kernel CQ. The owner sets it, makes a full fence and then drains the
+ * ring; a sender writes a slot, makes a full fence and then reads @armed:
+ * so either the owner finds the message or the sender signals it. A signal
+ * is a move_data() with the signal flag - of the slot's @seq from the
+ * kernel, of @bell (which the owner ignores) for the doorbell that a
+ * provider rings through its kernel driver.
+ */
 struct dibs_rdma_ring {
 	/* slots consumed by the owner; read by the sender */
-	u64 cons;
+	__u64 cons;
 	/* bumped by the owner when its QP is reset: senders start over */
-	u64 gen;
-	u64 pad[6];
+	__u64 gen;
+	__u32 armed;
+	__u32 reserved;
+	__u64 bell;
+	__u64 pad[4];
 	/* written by the peer: the answer to our last request */
 	struct dibs_rdma_resp resp;
 	struct dibs_rdma_slot slots[DIBS_RDMA_RING_SLOTS];
-	u8 resp_data[DIBS_RDMA_RESP_DATA];
+	__u8 resp_data[DIBS_RDMA_RESP_DATA];
 };
 
-static_assert(sizeof(struct dibs_rdma_slot) == DIBS_RDMA_SLOT_SIZE);
-static_assert(sizeof(struct dibs_rdma_resp) == 64);
 
 /*
  * Connect events
@@ -128,7 +144,7 @@ static_assert(sizeof(struct dibs_rdma_resp) == 64);
 #define DIBS_RDMA_EV_ACCEPT	2U
 #define DIBS_RDMA_EV_REFUSE	3U
 #define DIBS_RDMA_EV_QPN_BITS	11
-#define DIBS_RDMA_EV_QPN_MASK	(BIT(DIBS_RDMA_EV_QPN_BITS) - 1)
+#define DIBS_RDMA_EV_QPN_MASK	((1U << DIBS_RDMA_EV_QPN_BITS) - 1)
 #define DIBS_RDMA_EV_CODE(kind, dqpn, sqpn) \
 	(DIBS_RDMA_EV_MARK << 24 | (kind) << 22 | \
 	 ((dqpn) & DIBS_RDMA_EV_QPN_MASK) << DIBS_RDMA_EV_QPN_BITS | \
@@ -139,4 +155,4 @@ static_assert(sizeof(struct dibs_rdma_resp) == 64);
 	(((code) >> DIBS_RDMA_EV_QPN_BITS) & DIBS_RDMA_EV_QPN_MASK)
 #define DIBS_RDMA_EV_SQPN(code)		((code) & DIBS_RDMA_EV_QPN_MASK)
 
-#endif /* _DIBS_RDMA_WIRE_H */
+#endif /* DIBS_RDMA_WIRE_H */
