@@ -5,6 +5,7 @@
 #include "bypass.hpp"
 
 #include "dibs.hpp"
+#include "send.hpp"
 
 #include <algorithm>
 #include <array>
@@ -55,30 +56,39 @@ bool mr_table::check(std::uint32_t lkey, const ibv_pd* pd, std::uint64_t addr, s
 
 namespace {
 
-/// DIBS_RDMA_METHOD_QP_OPEN_WINDOW: the uverbs ioctl with its three attributes
-/// (rdma/rdma_user_ioctl_cmds.h).
-int ioctl_open_window(const ibv_qp& qp, std::uint32_t rkey, dibs_rdma_window_resp& resp) noexcept {
-    constexpr std::size_t nattrs = 3;
+/// DIBS_RDMA_METHOD_QP_OPEN_WINDOW (with rkey) or DIBS_RDMA_METHOD_QP_OPEN_RING (without): the
+/// uverbs ioctl with its attributes (rdma/rdma_user_ioctl_cmds.h).
+int ioctl_open(const ibv_qp& qp, const std::uint32_t* rkey, dibs_rdma_window_resp& resp) noexcept {
+    constexpr std::size_t max_attrs = 3;
+    const std::size_t nattrs = rkey != nullptr ? 3 : 2;
     ib_uverbs_ioctl_hdr hdr{};
-    std::array<ib_uverbs_attr, nattrs> attrs{};
-    hdr.length = sizeof(hdr) + sizeof(attrs);
+    std::array<ib_uverbs_attr, max_attrs> attrs{};
+    hdr.length = static_cast<std::uint16_t>(sizeof(hdr) + nattrs * sizeof(ib_uverbs_attr));
     hdr.object_id = UVERBS_OBJECT_QP;
-    hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_WINDOW;
-    hdr.num_attrs = nattrs;
+    hdr.num_attrs = static_cast<std::uint16_t>(nattrs);
     hdr.driver_id = RDMA_DRIVER_UNKNOWN;
-    attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_QP;
     attrs[0].data = qp.handle;
-    attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY;
-    attrs[1].len = sizeof(rkey);
-    attrs[1].data = rkey; // up to 8 bytes go inline
-    attrs[2].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RESP;
-    attrs[2].len = sizeof(resp);
+    ib_uverbs_attr& out = attrs.at(nattrs - 1);
+    if (rkey != nullptr) {
+        hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_WINDOW;
+        attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_QP;
+        attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY;
+        attrs[1].len = sizeof(*rkey);
+        attrs[1].data = *rkey; // up to 8 bytes go inline
+        out.attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RESP;
+    } else {
+        hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_RING;
+        attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_RING_QP;
+        out.attr_id = DIBS_RDMA_ATTR_OPEN_RING_RESP;
+    }
+    out.len = sizeof(resp);
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the ABI carries addresses
-    attrs[2].data = reinterpret_cast<std::uintptr_t>(&resp);
+    out.data = reinterpret_cast<std::uintptr_t>(&resp);
     // the header's attrs[] is a flexible array: the command is one buffer
     alignas(8) std::array<std::byte, sizeof(hdr) + sizeof(attrs)> cmd{};
     std::memcpy(cmd.data(), &hdr, sizeof(hdr));
-    std::memcpy(std::span{cmd}.subspan(sizeof(hdr)).data(), attrs.data(), sizeof(attrs));
+    std::memcpy(std::span{cmd}.subspan(sizeof(hdr)).data(), attrs.data(),
+                nattrs * sizeof(ib_uverbs_attr));
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): ioctl(2)
     if (::ioctl(qp.context->cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) != 0) {
         return errno != 0 ? errno : EIO;
@@ -91,8 +101,16 @@ constexpr int window_write_rights = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_
 } // namespace
 
 int window::open(ibv_qp& qp, std::uint32_t rkey, std::unique_ptr<window>& out) noexcept {
+    return open(qp, &rkey, out);
+}
+
+int window::open_ring(ibv_qp& qp, std::unique_ptr<window>& out) noexcept {
+    return open(qp, nullptr, out);
+}
+
+int window::open(ibv_qp& qp, const std::uint32_t* rkey, std::unique_ptr<window>& out) noexcept {
     dibs_rdma_window_resp resp{};
-    if (const int err = ioctl_open_window(qp, rkey, resp); err != 0) {
+    if (const int err = ioctl_open(qp, rkey, resp); err != 0) {
         return err;
     }
     // The window stays open in the kernel until the QP is modified or destroyed, so a
@@ -101,10 +119,10 @@ int window::open(ibv_qp& qp, std::uint32_t rkey, std::unique_ptr<window>& out) n
         auto w = std::make_unique<window>();
         const int prot = PROT_READ | ((resp.access & window_write_rights) != 0 ? PROT_WRITE : 0);
         w->data_ = mapping{qp.context->cmd_fd, resp.length, prot, resp.mmap_offset,
-                           "mmap of a direct window"};
+                           rkey != nullptr ? "mmap of a direct window" : "mmap of a ring window"};
         w->state_ = mapping{qp.context->cmd_fd, sizeof(dibs_rdma_window_state), PROT_READ,
                             resp.state_offset, "mmap of a direct window's state"};
-        w->rkey_ = rkey;
+        w->rkey_ = rkey != nullptr ? *rkey : 0;
         w->iova_ = resp.iova;
         w->length_ = resp.length;
         w->access_ = static_cast<int>(resp.access);
@@ -139,10 +157,19 @@ bool is_atomic(ibv_wr_opcode op) noexcept {
     return op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
 }
 
+bool is_send(ibv_wr_opcode op) noexcept {
+    return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM;
+}
+
+/// A message in the peer's ring: SEND, or the immediate of WRITE_WITH_IMM.
+bool is_message(ibv_wr_opcode op) noexcept {
+    return is_send(op) || op == IBV_WR_RDMA_WRITE_WITH_IMM;
+}
+
 /// The local SGEs, checked as the kernel checks them; false sends the WR to the kernel (which
 /// completes it with the error).
 bool resolve_local(const dibs_context& ctx, const dibs_qp& qp, const ibv_send_wr& wr, plan& p) {
-    const bool local_write = wr.opcode != IBV_WR_RDMA_WRITE;
+    const bool local_write = wr.opcode == IBV_WR_RDMA_READ || is_atomic(wr.opcode);
     if (wr.num_sge < 0 || static_cast<std::size_t>(wr.num_sge) > p.local.size()) {
         return false;
     }
@@ -164,7 +191,8 @@ bool resolve_local(const dibs_context& ctx, const dibs_qp& qp, const ibv_send_wr
         // cppcoreguidelines-pro-bounds-constant-array-index)
         p.total += sge.length;
     }
-    return p.total != 0 && p.total <= (inline_data ? max_inline : max_msg);
+    // an empty SEND is a message; an empty RDMA operation is the kernel's
+    return (p.total != 0 || is_send(wr.opcode)) && p.total <= (inline_data ? max_inline : max_msg);
 }
 
 /// The QP's window onto rkey, opened on first use; nullptr if there is none.
@@ -215,6 +243,7 @@ struct remote_target {
 remote_target target_of(const ibv_send_wr& wr) noexcept {
     switch (wr.opcode) {
     case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM:
         return {wr.wr.rdma.remote_addr, wr.wr.rdma.rkey, IBV_ACCESS_REMOTE_WRITE};
     case IBV_WR_RDMA_READ:
         return {wr.wr.rdma.remote_addr, wr.wr.rdma.rkey, IBV_ACCESS_REMOTE_READ};
@@ -235,11 +264,45 @@ bool resolve_remote(dibs_qp& qp, const ibv_send_wr& wr, plan& p) {
     return !p.remote.empty();
 }
 
-/// Does the operation; for an atomic, the original value goes to the local buffer.
+/// The QP's ring window, opened on first use; nullptr if there is none.
+peer_ring* find_ring(dibs_qp& qp) noexcept {
+    if (qp.ring && qp.ring->valid()) {
+        return &*qp.ring;
+    }
+    qp.ring.reset(); // revoked: unmapped here; a new one may be opened
+    if (qp.no_ring || peer_ring::open(qp.ibqp, qp.ring) != 0) {
+        qp.no_ring = true; // until the QP is modified
+        return nullptr;
+    }
+    return &*qp.ring;
+}
+
+/// The ring the message goes into, if it has room there; false sends the WR to the kernel.
+bool resolve_ring(dibs_qp& qp, const ibv_send_wr& wr, plan& p) {
+    p.ring = find_ring(qp);
+    return p.ring != nullptr && p.ring->room(is_send(wr.opcode) ? p.total : 0);
+}
+
+message message_of(const ibv_send_wr& wr, const plan& p) noexcept {
+    message m;
+    m.opcode = is_send(wr.opcode) ? DIBS_RDMA_MSG_SEND : DIBS_RDMA_MSG_WRITE_IMM;
+    m.total = p.total;
+    if (wr.opcode != IBV_WR_SEND) {
+        m.imm = wr.imm_data; // network order in both
+        m.flags |= DIBS_RDMA_SLOT_IMM;
+    }
+    if ((wr.send_flags & IBV_SEND_SOLICITED) != 0) {
+        m.flags |= DIBS_RDMA_SLOT_SOLICITED;
+    }
+    return m;
+}
+
+/// Does the RDMA operation; for an atomic, the original value goes to the local buffer.
 void perform(const ibv_send_wr& wr, const plan& p) noexcept {
     std::span<std::byte> remote = p.remote; // p.total bytes: the local SGEs' sum
     switch (wr.opcode) {
     case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM:
         for (const auto& l : std::span{p.local}.first(p.nsge)) {
             std::memcpy(remote.data(), l.data(), l.size());
             remote = remote.subspan(l.size());
@@ -269,6 +332,9 @@ void perform(const ibv_send_wr& wr, const plan& p) noexcept {
 
 ibv_wc_opcode wc_opcode(ibv_wr_opcode op) noexcept {
     switch (op) {
+    case IBV_WR_SEND:
+    case IBV_WR_SEND_WITH_IMM:
+        return IBV_WC_SEND;
     case IBV_WR_RDMA_READ:
         return IBV_WC_RDMA_READ;
     case IBV_WR_ATOMIC_CMP_AND_SWP:
@@ -284,9 +350,10 @@ bool cq_armed(const dibs_cq& cq) noexcept {
     return std::atomic_ref<std::uint32_t>(cq.ring->notify).load(std::memory_order_acquire) != 0;
 }
 
-/// An atomic whose window was revoked under it may or may not have been done: completed with
-/// RETRY_EXC_ERR, as an RC requester that got no answer, and the QP goes to the error state.
-void fail_atomic(dibs_qp& qp) noexcept {
+/// An atomic or a message whose window was revoked under it may or may not have been done:
+/// completed with RETRY_EXC_ERR, as an RC requester that got no answer, and the QP goes to the
+/// error state.
+void fail_unknown(dibs_qp& qp) noexcept {
     ibv_qp_attr attr{};
     attr.qp_state = IBV_QPS_ERR;
     struct ibv_modify_qp cmd {};
@@ -294,47 +361,82 @@ void fail_atomic(dibs_qp& qp) noexcept {
         qp.state = IBV_QPS_ERR;
     }
     qp.windows.clear();
+    qp.ring.reset();
+}
+
+/// Writes the message into the peer's ring; true if the owner must be signalled. A ring
+/// window revoked under it leaves the outcome unknown: status becomes RETRY_EXC_ERR.
+bool put_message(dibs_qp& qp, const ibv_send_wr& wr, const plan& p,
+                 ibv_wc_status& status) noexcept {
+    // put() ends with the fence that valid() needs
+    const bool signal = p.ring->put(message_of(wr, p), std::span{p.local}.first(p.nsge));
+    if (!p.ring->valid()) {
+        fail_unknown(qp);
+        status = IBV_WC_RETRY_EXC_ERR;
+        return false;
+    }
+    return signal;
+}
+
+/// The owner asked for a signal: POST_SEND without work requests. Whatever it returns, the
+/// message is in the ring: it fails only when the QP is gone in the kernel, which the next
+/// work request reports.
+void ring_doorbell(dibs_qp& qp) noexcept {
+    ibv_send_wr* unused = nullptr;
+    (void)ibv_cmd_post_send(&qp.ibqp, nullptr, &unused);
 }
 
 } // namespace
 
 bool prepare(const dibs_context& ctx, dibs_qp& qp, const ibv_send_wr& wr, plan& p) noexcept {
-    if (qp.state != IBV_QPS_RTS || (wr.opcode != IBV_WR_RDMA_WRITE &&
-                                    wr.opcode != IBV_WR_RDMA_READ && !is_atomic(wr.opcode))) {
+    const bool rdma = wr.opcode == IBV_WR_RDMA_WRITE || wr.opcode == IBV_WR_RDMA_READ ||
+                      wr.opcode == IBV_WR_RDMA_WRITE_WITH_IMM || is_atomic(wr.opcode);
+    if (qp.state != IBV_QPS_RTS || (!rdma && !is_send(wr.opcode))) {
         return false;
     }
     try {
         return !cq_armed(*to_dibs_cq(qp.ibqp.send_cq)) && resolve_local(ctx, qp, wr, p) &&
-               resolve_remote(qp, wr, p);
+               (!rdma || resolve_remote(qp, wr, p)) &&
+               (!is_message(wr.opcode) || resolve_ring(qp, wr, p));
     } catch (...) {
         return false;
     }
 }
 
 outcome execute(dibs_qp& qp, const ibv_send_wr& wr, const plan& p) noexcept {
+    // the kernel may have written the ring since prepare(): the WRs posted before this one
+    if (p.ring != nullptr && !p.ring->room(is_send(wr.opcode) ? p.total : 0)) {
+        return outcome::kernel;
+    }
     const bool atomic = is_atomic(wr.opcode);
     dibs_cq& cq = *to_dibs_cq(qp.ibqp.send_cq);
     const bool signaled = qp.sig_all || (wr.send_flags & IBV_SEND_SIGNALED) != 0;
-    // an atomic may fail after the fact: its completion needs room even when unsignaled
-    const bool reserved = (signaled || atomic) && reserve_local(cq);
-    if ((signaled || atomic) && !reserved) {
+    // an atomic or a message may fail after the fact: its completion needs room even when
+    // unsignaled
+    const bool needs_room = signaled || atomic || p.ring != nullptr;
+    const bool reserved = needs_room && reserve_local(cq);
+    if (needs_room && !reserved) {
         return outcome::kernel; // the kernel reports the overflow
     }
 
-    perform(wr, p);
-    // the accesses before the check (see window::valid)
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     ibv_wc_status status = IBV_WC_SUCCESS;
-    if (!p.win->valid()) {
-        if (!atomic) {
-            if (reserved) {
-                unreserve_local(cq);
+    if (p.win != nullptr) {
+        perform(wr, p);
+        // the accesses before the check (see window::valid)
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (!p.win->valid()) {
+            if (!atomic) {
+                if (reserved) {
+                    unreserve_local(cq);
+                }
+                return outcome::kernel; // done again by the kernel, which has the last word
             }
-            return outcome::kernel; // done again by the kernel, which has the last word
+            fail_unknown(qp);
+            status = IBV_WC_RETRY_EXC_ERR;
         }
-        fail_atomic(qp);
-        status = IBV_WC_RETRY_EXC_ERR;
     }
+    const bool signal =
+        status == IBV_WC_SUCCESS && p.ring != nullptr && put_message(qp, wr, p, status);
     if (reserved && (signaled || status != IBV_WC_SUCCESS)) {
         dibs_rdma_cqe cqe{};
         cqe.wr_id = wr.wr_id;
@@ -344,6 +446,11 @@ outcome execute(dibs_qp& qp, const ibv_send_wr& wr, const plan& p) noexcept {
         push_local(cq, cqe);
     } else if (reserved) {
         unreserve_local(cq);
+    }
+    // the send completes before the receive the signal may complete (a QP connected to
+    // itself, or sharing the CQ with its peer, sees them in that order, as from the kernel)
+    if (signal) {
+        ring_doorbell(qp);
     }
     return outcome::done;
 }

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // The kernel-bypass data path: RDMA WRITE, READ and atomics that the provider executes itself,
-// through direct windows (include/uapi/rdma/dibs-rdma-abi.h, "Direct windows"), and completes
-// in the CQ next to what the kernel completes.
+// through direct windows (include/uapi/rdma/dibs-rdma-abi.h, "Direct windows"), SEND and
+// WRITE_WITH_IMM that it writes into the peer's receive ring through a ring window (send.hpp),
+// all completed in the CQ next to what the kernel completes.
 //
 // What goes this way: a WR of a connected RC QP whose peer the kernel lets it map (a direct
-// peer: dibs_loopback), onto a target MR whose rights include reading, inside the MR's whole
-// pages, with local SGEs that pass the checks the kernel makes (mr_table), while the send CQ is
-// not armed (an armed CQ's event is the kernel's to raise) and has room. Everything else - and
-// everything with DIBS_RDMA_BYPASS=0 in the environment - is posted to the kernel, one
+// peer: dibs_loopback) - for RDMA and atomics onto a target MR whose rights include reading,
+// inside the MR's whole pages; for a message, one that fits in the room left in the peer's
+// ring - with local SGEs that pass the checks the kernel makes (mr_table), while the send CQ
+// is not armed (an armed CQ's event is the kernel's to raise) and has room. Everything else -
+// and everything with DIBS_RDMA_BYPASS=0 in the environment - is posted to the kernel, one
 // POST_SEND per run of consecutive such WRs, in order with what the provider executes: both
 // are synchronous.
 #ifndef DIBS_PROVIDER_BYPASS_HPP
@@ -57,6 +59,9 @@ public:
     /// them), or ENOMEM.
     [[nodiscard]] static int open(ibv_qp& qp, std::uint32_t rkey,
                                   std::unique_ptr<window>& out) noexcept;
+    /// Opens a ring window of qp onto its peer QP's receive ring (offset 0 = the ring's first
+    /// byte; "Ring windows" in the uapi header); errors as for open().
+    [[nodiscard]] static int open_ring(ibv_qp& qp, std::unique_ptr<window>& out) noexcept;
     window() = default; ///< closed; open() makes real ones
 
     [[nodiscard]] std::uint32_t rkey() const noexcept { return rkey_; }
@@ -69,6 +74,9 @@ public:
     [[nodiscard]] bool valid() const noexcept;
 
 private:
+    [[nodiscard]] static int open(ibv_qp& qp, const std::uint32_t* rkey,
+                                  std::unique_ptr<window>& out) noexcept;
+
     mapping data_;
     mapping state_;
     std::uint32_t rkey_ = 0;
@@ -79,14 +87,16 @@ private:
 
 struct dibs_qp;
 struct dibs_context;
+class peer_ring;
 
-/// A WR resolved for the bypass data path: its local memory, the window memory.
+/// A WR resolved for the bypass data path: its local memory, the window memory, the ring.
 struct plan {
     std::array<std::span<std::byte>, DIBS_RDMA_MAX_SGE> local{};
     std::size_t nsge = 0;
     std::uint64_t total = 0;
-    std::span<std::byte> remote; ///< total bytes of the window
+    std::span<std::byte> remote; ///< total bytes of the window (RDMA, atomics, WRITE_WITH_IMM)
     window* win = nullptr;
+    peer_ring* ring = nullptr; ///< SEND, WRITE_WITH_IMM
 };
 
 /// Can wr go the bypass data path (see the top of this file)? Fills p if so; may open a

@@ -17,6 +17,7 @@
 
 #include "bypass.hpp"
 #include "rq.hpp"
+#include "send.hpp"
 #include "verbs_abi.hpp"
 
 #include <cerrno>
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <type_traits>
@@ -105,6 +107,8 @@ struct dibs_qp {
     bool no_windows = false; ///< the kernel said this connection cannot have any
     std::vector<std::unique_ptr<window>> windows;
     std::unordered_set<std::uint32_t> refused; ///< rkeys the kernel opened no window onto
+    std::optional<peer_ring> ring; ///< onto the peer's receive ring, opened on first use
+    bool no_ring = false;          ///< the kernel refused one: until the next modify
 };
 
 static_assert(std::is_standard_layout_v<dibs_device> && offsetof(dibs_device, ibdev) == 0);

@@ -51,6 +51,9 @@ public:
         }
         ibv_send_wr* bad = nullptr;
         const int err = cmd_errno(ibv_cmd_post_send(&qp_, copies_.data(), &bad));
+        if (auto& ring = to_dibs_qp(&qp_)->ring) {
+            ring->stale(); // the kernel may have written messages into it
+        }
         if (err != 0) {
             const auto i = bad != nullptr ? static_cast<std::size_t>(bad - copies_.data()) : 0;
             *bad_wr =
@@ -74,6 +77,8 @@ void forget_windows(dibs_qp& qp) noexcept {
     qp.windows.clear();
     qp.refused.clear();
     qp.no_windows = false;
+    qp.ring.reset();
+    qp.no_ring = false;
 }
 
 } // namespace
