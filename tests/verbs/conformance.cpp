@@ -16,6 +16,9 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/rdma_user_ioctl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace dibs::conformance {
@@ -193,6 +196,21 @@ void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time) {
     BOOST_CHECK_MESSAGE(!wc.has_value(), "unexpected completion: status "
                                              << (wc ? name(wc->status) : "") << ", wr_id "
                                              << (wc ? wc->wr_id : 0));
+}
+
+int qp_method(int cmd_fd, std::uint32_t method, std::span<const ib_uverbs_attr> attrs) {
+    ib_uverbs_ioctl_hdr hdr{};
+    hdr.length = static_cast<std::uint16_t>(sizeof(hdr) + attrs.size_bytes());
+    hdr.object_id = UVERBS_OBJECT_QP;
+    hdr.method_id = static_cast<std::uint16_t>(method);
+    hdr.num_attrs = static_cast<std::uint16_t>(attrs.size());
+    // the header's attrs[] is a flexible array: the command is one buffer
+    std::vector<std::uint64_t> cmd((sizeof(hdr) + attrs.size_bytes()) / sizeof(std::uint64_t));
+    std::memcpy(cmd.data(), &hdr, sizeof(hdr));
+    std::memcpy(std::as_writable_bytes(std::span{cmd}).subspan(sizeof(hdr)).data(), attrs.data(),
+                attrs.size_bytes());
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): ioctl(2)
+    return ::ioctl(cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) == 0 ? 0 : errno;
 }
 
 int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot, int flags) {

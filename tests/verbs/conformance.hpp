@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <rdma/rdma_user_ioctl_cmds.h>
 #include <sys/mman.h>
 
 namespace dibs::conformance {
@@ -118,6 +119,11 @@ struct buffer {
 [[nodiscard]] std::vector<ibv_wc> drain(ibv_cq& cq);
 /// Checks that no completion arrives in `cq` for `time`.
 void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time);
+
+/// A driver method of UVERBS_OBJECT_QP (the uapi header's DIBS_RDMA_METHOD_QP_*) with `attrs`,
+/// through the uverbs ioctl of `cmd_fd`: 0 or the errno value.
+[[nodiscard]] int qp_method(int cmd_fd, std::uint32_t method,
+                            std::span<const ib_uverbs_attr> attrs);
 
 /// mmap of the uverbs file `fd`: 0 or the errno value (the mapping is removed again).
 [[nodiscard]] int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot,

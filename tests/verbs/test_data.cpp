@@ -26,7 +26,7 @@ namespace {
 namespace bdata = boost::unit_test::data;
 
 /// Payload size of one receive ring slot: 4096 minus struct dibs_rdma_slot_hdr
-/// (kernel/dibs_rdma_wire.h).
+/// (include/uapi/rdma/dibs-rdma-wire.h).
 constexpr std::size_t slot_data = 4096 - 80;
 
 /// A connected pair on dut() with two large registered buffers: `local` on the requester

@@ -36,9 +36,6 @@
 
 #include <boost/test/unit_test.hpp>
 #include <rdma/dibs-rdma-abi.h>
-#include <rdma/ib_user_ioctl_cmds.h>
-#include <rdma/rdma_user_ioctl.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -101,12 +98,7 @@ std::size_t window_mappings() {
 /// DIBS_RDMA_METHOD_QP_OPEN_WINDOW with a raw QP handle; returns 0 or errno.
 int open_window(int cmd_fd, std::uint32_t qp_handle, std::uint32_t rkey,
                 dibs_rdma_window_resp& resp, std::size_t resp_len = sizeof(dibs_rdma_window_resp)) {
-    ib_uverbs_ioctl_hdr hdr{};
     std::array<ib_uverbs_attr, 3> attrs{};
-    hdr.length = sizeof(hdr) + sizeof(attrs);
-    hdr.object_id = UVERBS_OBJECT_QP;
-    hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_WINDOW;
-    hdr.num_attrs = attrs.size();
     attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_QP;
     attrs[0].data = qp_handle;
     attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY;
@@ -115,10 +107,7 @@ int open_window(int cmd_fd, std::uint32_t qp_handle, std::uint32_t rkey,
     attrs[2].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RESP;
     attrs[2].len = static_cast<std::uint16_t>(resp_len);
     attrs[2].data = addr_of(&resp);
-    alignas(8) std::array<std::byte, sizeof(hdr) + sizeof(attrs)> cmd{};
-    std::memcpy(cmd.data(), &hdr, sizeof(hdr));
-    std::memcpy(cmd.data() + sizeof(hdr), attrs.data(), sizeof(attrs));
-    return ::ioctl(cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) == 0 ? 0 : errno;
+    return qp_method(cmd_fd, DIBS_RDMA_METHOD_QP_OPEN_WINDOW, attrs);
 }
 
 int open_window(ibv_qp& qp, std::uint32_t rkey, dibs_rdma_window_resp& resp) {
