@@ -49,12 +49,14 @@ smc_streams() { # count of good streams in $dir/smc.ok, first failure in $dir/sm
 verbs_pairs() {
 	n=0 port=18515
 	while [ "$(date +%s)" -lt "$end" ]; do
-		timeout 60 ibv_rc_pingpong -d dibs_lo1 -p $port -c -s 4096 -n 200 >"$dir/srv.log" 2>&1 &
+		timeout 150 ibv_rc_pingpong -d dibs_lo1 -p $port -c -s 4096 -n 200 >"$dir/srv.log" 2>&1 &
 		srv=$!
-		# the client connects once the server listens on its TCP port
+		# the client connects once the server listens on its TCP port; a debug kernel under
+		# churn can take tens of seconds to get there
 		hex=$(printf ':%04X 00000000:0000 0A' $port)
 		i=0
-		while ! grep -q "$hex" /proc/net/tcp && kill -0 $srv 2>/dev/null && [ $i -lt 300 ]; do
+		while ! grep -q "$hex" /proc/net/tcp /proc/net/tcp6 && kill -0 $srv 2>/dev/null &&
+			[ $i -lt 900 ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
