@@ -24,6 +24,11 @@
 
 #include "dibs_rdma.h"
 
+/* the wire format's sizes, which the provider checks the same way */
+static_assert(sizeof(struct dibs_rdma_slot_hdr) == DIBS_RDMA_SLOT_HDR_SIZE);
+static_assert(sizeof(struct dibs_rdma_slot) == DIBS_RDMA_SLOT_SIZE);
+static_assert(sizeof(struct dibs_rdma_resp) == 64);
+
 /* A local SGE resolved to kernel memory. */
 struct dibs_rdma_lsge {
 	void *vaddr;

@@ -21,11 +21,11 @@
  * Mapping: VM_PFNMAP, filled by the fault handler. No page reference is
  * taken: the owner's pin (ib_umem), or the owner's ring DMB, must outlive
  * every PTE, which is what revocation guarantees (the attached DMB keeps
- * the ring's memory until the window detaches it). VM_DONTCOPY: a child of fork() has no window;
- * VM_PFNMAP also keeps the pages from being pinned again (ibv_reg_mr of the
- * window fails) or reached through /proc/<pid>/mem. A process that got the
- * uverbs file from another maps only windows of that file's context - the
- * same objects it could post work requests on.
+ * the ring's memory until the window detaches it). VM_DONTCOPY: a child of
+ * fork() has no window; VM_PFNMAP also keeps the pages from being pinned
+ * again (ibv_reg_mr of the window fails) or reached through /proc/<pid>/mem.
+ * A process that got the uverbs file from another maps only windows of that
+ * file's context - the same objects it could post work requests on.
  *
  * Revocation, and why no access reaches memory that is no longer the MR:
  *   1. under w->lock, valid is cleared and the state page says so. A fault
@@ -445,12 +445,13 @@ out:
 	return rc;
 }
 
-static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_WINDOW)(struct uverbs_attr_bundle *attrs)
+/* Both methods: open a window of @ibqp, answer in attribute @resp_id. */
+static int dibs_rdma_window_method(struct uverbs_attr_bundle *attrs,
+				   struct ib_qp *ibqp, bool ring, u32 rkey,
+				   u16 resp_id)
 {
-	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_QP);
 	struct dibs_rdma_window_resp resp;
 	struct ib_ucontext *uctx;
-	u32 rkey;
 	int rc;
 
 	uctx = ib_uverbs_get_ucontext(attrs);
@@ -458,15 +459,24 @@ static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_WINDOW)(struct uverbs_attr_bu
 		return PTR_ERR(uctx);
 	if (ibqp->qp_type != IB_QPT_RC)
 		return -EINVAL;
-	rc = uverbs_copy_from(&rkey, attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY);
-	if (rc)
-		return rc;
-	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, false, rkey, &resp);
+	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, ring, rkey, &resp);
 	if (rc)
 		return rc;
 	/* on failure the window stays until the QP is modified or destroyed */
-	return uverbs_copy_to(attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RESP, &resp,
-			      sizeof(resp));
+	return uverbs_copy_to(attrs, resp_id, &resp, sizeof(resp));
+}
+
+static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_WINDOW)(struct uverbs_attr_bundle *attrs)
+{
+	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_QP);
+	u32 rkey;
+	int rc;
+
+	rc = uverbs_copy_from(&rkey, attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY);
+	if (rc)
+		return rc;
+	return dibs_rdma_window_method(attrs, ibqp, false, rkey,
+				       DIBS_RDMA_ATTR_OPEN_WINDOW_RESP);
 }
 
 DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW,
@@ -484,20 +494,9 @@ DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW,
 static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_RING)(struct uverbs_attr_bundle *attrs)
 {
 	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_RING_QP);
-	struct dibs_rdma_window_resp resp;
-	struct ib_ucontext *uctx;
-	int rc;
 
-	uctx = ib_uverbs_get_ucontext(attrs);
-	if (IS_ERR(uctx))
-		return PTR_ERR(uctx);
-	if (ibqp->qp_type != IB_QPT_RC)
-		return -EINVAL;
-	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, true, 0, &resp);
-	if (rc)
-		return rc;
-	return uverbs_copy_to(attrs, DIBS_RDMA_ATTR_OPEN_RING_RESP, &resp,
-			      sizeof(resp));
+	return dibs_rdma_window_method(attrs, ibqp, true, 0,
+				       DIBS_RDMA_ATTR_OPEN_RING_RESP);
 }
 
 DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_RING,

@@ -198,6 +198,17 @@ void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time) {
                                              << (wc ? wc->wr_id : 0));
 }
 
+bool wait_qp_state(ibv_qp& qp, ibv_qp_state state, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (query_qp_state(qp) != state) {
+        if (std::chrono::steady_clock::now() > until) {
+            return false;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
 int qp_method(int cmd_fd, std::uint32_t method, std::span<const ib_uverbs_attr> attrs) {
     ib_uverbs_ioctl_hdr hdr{};
     hdr.length = static_cast<std::uint16_t>(sizeof(hdr) + attrs.size_bytes());

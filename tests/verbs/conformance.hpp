@@ -117,6 +117,9 @@ struct buffer {
                                        std::chrono::milliseconds timeout = recv_timeout);
 /// Every completion in `cq` now.
 [[nodiscard]] std::vector<ibv_wc> drain(ibv_cq& cq);
+/// Waits until `qp` is in `state`; false if it is not within `timeout`.
+[[nodiscard]] bool wait_qp_state(ibv_qp& qp, ibv_qp_state state,
+                                 std::chrono::milliseconds timeout = recv_timeout);
 /// Checks that no completion arrives in `cq` for `time`.
 void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time);
 

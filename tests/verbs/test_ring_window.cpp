@@ -150,17 +150,6 @@ struct ring_fixture : lo0_device {
                    (bypass() ? "the provider maps a ring window"
                              : "no ring window with DIBS_RDMA_BYPASS=0"));
     }
-    /// Waits for `qp` to reach `state`.
-    [[nodiscard]] static bool wait_state(ibv_qp& qp, ibv_qp_state state) {
-        const auto until = std::chrono::steady_clock::now() + recv_timeout;
-        while (query_qp_state(qp) != state) {
-            if (std::chrono::steady_clock::now() > until) {
-                return false;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        return true;
-    }
 
     comp_channel_ptr channel;
     cq_ptr ca;
@@ -451,7 +440,7 @@ BOOST_AUTO_TEST_CASE(revoke_peer_error) {
     const ibv_wc_status st = t.end();
     BOOST_TEST(st != IBV_WC_SUCCESS, "the sender ends with an error completion");
     BOOST_TEST(st != IBV_WC_GENERAL_ERR, "post_send itself did not fail");
-    BOOST_TEST(wait_state(*qa, IBV_QPS_ERR));
+    BOOST_TEST(wait_qp_state(*qa, IBV_QPS_ERR));
     BOOST_TEST_MESSAGE("sent " << t.sent() << " messages, then " << name(st));
 }
 

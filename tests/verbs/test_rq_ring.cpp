@@ -135,17 +135,6 @@ struct rq_fixture : lo0_device {
         ibv_sge sg = buf.sge(0, len);
         (void)post_and_complete(*qa, *ca, send_wr(IBV_WR_SEND, {&sg, 1}), IBV_WC_SUCCESS);
     }
-    /// Waits for b's QP to reach `state`.
-    [[nodiscard]] bool wait_state(ibv_qp_state state) const {
-        const auto until = std::chrono::steady_clock::now() + recv_timeout;
-        while (query_qp_state(*qb) != state) {
-            if (std::chrono::steady_clock::now() > until) {
-                return false;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        return true;
-    }
 
     comp_channel_ptr channel;
     cq_ptr ca;
@@ -254,7 +243,7 @@ BOOST_AUTO_TEST_CASE(broken_prod) {
     // the process claims more receives than the ring holds
     std::atomic_ref(ring().prod).store(cons() + given + 1, std::memory_order_release);
     send();
-    BOOST_TEST(wait_state(IBV_QPS_ERR), "a broken ring moves its QP to the error state");
+    BOOST_TEST(wait_qp_state(*qb, IBV_QPS_ERR), "a broken ring moves its QP to the error state");
     // the other end, and its own receive queue, are fine
     BOOST_TEST(name(query_qp_state(*qa)) == name(IBV_QPS_RTS));
 }
@@ -266,7 +255,7 @@ BOOST_AUTO_TEST_CASE(broken_entry) {
     e.num_sge = 1000;
     std::atomic_ref(ring().prod).store(cons() + 1, std::memory_order_release);
     send();
-    BOOST_TEST(wait_state(IBV_QPS_ERR), "a broken entry moves its QP to the error state");
+    BOOST_TEST(wait_qp_state(*qb, IBV_QPS_ERR), "a broken entry moves its QP to the error state");
     const ibv_wc wc = completion_within(*cb);
     BOOST_TEST(name(wc.status) == name(IBV_WC_WR_FLUSH_ERR));
     BOOST_TEST(wc.wr_id == 0xbadU);
