@@ -224,6 +224,24 @@ int qp_method(int cmd_fd, std::uint32_t method, std::span<const ib_uverbs_attr> 
     return ::ioctl(cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) == 0 ? 0 : errno;
 }
 
+std::vector<uverbs_mapping> uverbs_mappings() {
+    std::ifstream maps{"/proc/self/maps"};
+    std::vector<uverbs_mapping> v;
+    for (std::string line; std::getline(maps, line);) {
+        if (line.find("/dev/infiniband/uverbs") == std::string::npos) {
+            continue;
+        }
+        // "start-end perms offset dev inode path"
+        const auto dash = line.find('-');
+        const auto first = line.find(' ');
+        const auto second = line.find(' ', first + 1);
+        v.push_back({std::stoull(line.substr(0, dash), nullptr, 16),
+                     std::stoull(line.substr(dash + 1, first - dash - 1), nullptr, 16),
+                     std::stoull(line.substr(second + 1), nullptr, 16)});
+    }
+    return v;
+}
+
 int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot, int flags) {
     void* p = ::mmap(nullptr, len, prot, flags, fd, static_cast<off_t>(offset));
     if (p == MAP_FAILED) {

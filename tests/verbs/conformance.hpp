@@ -128,6 +128,16 @@ void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time
 [[nodiscard]] int qp_method(int cmd_fd, std::uint32_t method,
                             std::span<const ib_uverbs_attr> attrs);
 
+/// One mapping of a uverbs file in this process.
+struct uverbs_mapping {
+    std::uintptr_t start = 0;
+    std::uintptr_t end = 0;
+    std::uint64_t offset = 0; ///< in bytes
+};
+
+/// The uverbs mappings in /proc/self/maps.
+[[nodiscard]] std::vector<uverbs_mapping> uverbs_mappings();
+
 /// mmap of the uverbs file `fd`: 0 or the errno value (the mapping is removed again).
 [[nodiscard]] int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot,
                            int flags = MAP_SHARED);

@@ -62,21 +62,10 @@ constexpr std::size_t big = DIBS_RDMA_RING_SLOTS * DIBS_RDMA_SLOT_DATA + 1000;
 /// The ring windows mapped in this process: uverbs mappings at a window offset (1 << 40 pages
 /// and up) of a ring window's length. Returns their start addresses.
 std::vector<std::uintptr_t> ring_windows() {
-    std::ifstream maps{"/proc/self/maps"};
     std::vector<std::uintptr_t> v;
-    for (std::string line; std::getline(maps, line);) {
-        if (line.find("/dev/infiniband/uverbs") == std::string::npos) {
-            continue;
-        }
-        // "start-end perms offset ..."
-        const auto dash = line.find('-');
-        const auto first = line.find(' ');
-        const auto second = line.find(' ', first + 1);
-        const auto start = std::stoull(line.substr(0, dash), nullptr, 16);
-        const auto end = std::stoull(line.substr(dash + 1, first - dash - 1), nullptr, 16);
-        const auto pgoff = std::stoull(line.substr(second + 1), nullptr, 16) / page;
-        if (pgoff >= (std::uint64_t{1} << 40) && end - start == ring_window_len) {
-            v.push_back(start);
+    for (const uverbs_mapping& m : uverbs_mappings()) {
+        if (m.offset / page >= (std::uint64_t{1} << 40) && m.end - m.start == ring_window_len) {
+            v.push_back(m.start);
         }
     }
     return v;

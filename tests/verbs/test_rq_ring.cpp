@@ -43,31 +43,6 @@ namespace {
 constexpr std::size_t page = 4096;
 constexpr int rw = PROT_READ | PROT_WRITE;
 
-/// One mapping of a uverbs file in this process.
-struct uverbs_mapping {
-    std::uintptr_t start = 0;
-    std::uintptr_t end = 0;
-    std::uint64_t offset = 0;
-};
-
-/// The uverbs mappings in /proc/self/maps ("start-end perms offset dev inode path").
-std::vector<uverbs_mapping> uverbs_mappings() {
-    std::ifstream maps{"/proc/self/maps"};
-    std::vector<uverbs_mapping> v;
-    for (std::string line; std::getline(maps, line);) {
-        if (line.find("/dev/infiniband/uverbs") == std::string::npos) {
-            continue;
-        }
-        const auto dash = line.find('-');
-        const auto first = line.find(' ');
-        const auto second = line.find(' ', first + 1);
-        v.push_back({std::stoull(line.substr(0, dash), nullptr, 16),
-                     std::stoull(line.substr(dash + 1, first - dash - 1), nullptr, 16),
-                     std::stoull(line.substr(second + 1), nullptr, 16)});
-    }
-    return v;
-}
-
 /// The one uverbs mapping that is in `after` but not in `before`.
 uverbs_mapping new_mapping(const std::vector<uverbs_mapping>& before,
                            const std::vector<uverbs_mapping>& after) {
