@@ -153,7 +153,7 @@ struct dibs_rdma_qp {
 	/* the mapping that owns rq_ring; NULL: the QP owns it (vfree) */
 	struct dibs_rdma_mmap_entry *rq_entry;
 	u32 rq_num;		/* entries, a power of two */
-	u32 rq_cons;		/* the kernel's own copy of rq_ring->cons */
+	u32 rq_cons;		/* the kernel's copy of rq_ring->cons while it drains */
 	bool rq_waiting;	/* DIBS_RDMA_RQ_WAITING is set in rq_ring->kick */
 	/* bytes of the current multi-slot message already placed */
 	u32 rx_off;
@@ -173,7 +173,10 @@ struct dibs_rdma_qp {
 	/* our receive ring, a DMB on our dibs device */
 	struct dibs_dmb ring_dmb;
 	struct dibs_rdma_ring *ring;
+	/* the next slot: loaded from rq_ring->rx_cons when the drain is taken */
 	u64 ring_cons;		/* rq_lock */
+	/* the kernel holds the drain (rq_lock; the uapi header, rx_owner) */
+	bool rx_claimed;
 	/* requests in slots before this index are served (rq_lock) */
 	u64 ring_served;
 

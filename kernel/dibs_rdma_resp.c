@@ -5,7 +5,8 @@
  * Messages (SEND, WRITE_WITH_IMM) arrive as slots in the QP's receive ring
  * (dibs-rdma-wire.h) with a dibs signal; they are drained into posted
  * receive WQEs in order, by the signal's handle_irq, by post_recv, or by a
- * poll of an empty CQ. The receive WQEs are in the receive queue ring that
+ * poll of an empty CQ - or by the process itself, which then holds the drain
+ * (dibs_rdma_rx_claim()). The receive WQEs are in the receive queue ring that
  * the process maps and writes itself (the uapi header). A direct peer's RDMA
  * WRITE, READ and atomics move data by DMB token after the owner's checks
  * here: dibs_rdma_resp_connect() and dibs_rdma_resp_check_rkey() answer the
@@ -156,6 +157,55 @@ static void dibs_rdma_rq_kick(struct dibs_rdma_qp *qp, u32 kick)
 }
 
 /*
+ * The drain, shared with a process that drains the ring itself (the uapi
+ * header, "Receiving in the process"). Only a user QP's process can take
+ * it; the kernel takes it under rq_lock, which serialises the kernel's own
+ * drains, and then reloads where the process stopped. The process may write
+ * anything to rx_owner: a bounded number of attempts, then the QP's
+ * receives wait - they are that process's own.
+ */
+#define DIBS_RDMA_RX_TRIES	8
+
+static bool dibs_rdma_rx_claim(struct dibs_rdma_qp *qp)
+{
+	u32 old = 0, new, cur;
+	int i;
+
+	lockdep_assert_held(&qp->rq_lock);
+	if (!qp->rq_entry) {
+		qp->rx_claimed = true;
+		return true;
+	}
+	for (i = 0; i < DIBS_RDMA_RX_TRIES; i++) {
+		new = old & DIBS_RDMA_RX_USER ? old | DIBS_RDMA_RX_PENDING :
+						DIBS_RDMA_RX_KERNEL;
+		/* full barrier: the process's writes before its release are seen */
+		cur = cmpxchg(&qp->rq_ring->rx_owner, old, new);
+		if (cur != old) {
+			old = cur;
+			continue;
+		}
+		if (old & DIBS_RDMA_RX_USER)
+			return false;	/* its release makes it ask us again */
+		qp->ring_cons = READ_ONCE(qp->rq_ring->rx_cons);
+		qp->rq_cons = READ_ONCE(qp->rq_ring->cons);
+		qp->rx_claimed = true;
+		return true;
+	}
+	return false;
+}
+
+static void dibs_rdma_rx_release(struct dibs_rdma_qp *qp)
+{
+	qp->rx_claimed = false;
+	if (!qp->rq_entry)
+		return;
+	WRITE_ONCE(qp->rq_ring->rx_cons, qp->ring_cons);
+	/* what we wrote before the process may take the drain */
+	smp_store_release(&qp->rq_ring->rx_owner, 0);
+}
+
+/*
  * Copy the receive at rq_cons into rx_wqe, for the message at the head of
  * the ring. False if none is posted (the poster then rings the doorbell
  * after its next post) or the ring is broken (the QP is then in error).
@@ -243,13 +293,16 @@ void dibs_rdma_rq_reset(struct dibs_rdma_qp *qp)
 	lockdep_assert_held(&qp->rq_lock);
 	dibs_rdma_rq_forget(qp);
 	dibs_rdma_rq_kick(qp, 0);
+	WRITE_ONCE(qp->rq_ring->rx_cons, 0);
+	WRITE_ONCE(qp->rq_ring->rx_owner, 0);
 }
 
 /*
  * Complete every posted receive with a flush error, and ask the poster to
- * ring for the ones it posts later. Caller holds rq_lock; the QP is in error.
+ * ring for the ones it posts later. Caller holds the drain; the QP is in
+ * error.
  */
-void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
+static void dibs_rdma_rx_flush(struct dibs_rdma_qp *qp)
 {
 	struct ib_wc wc = {
 		.status = IB_WC_WR_FLUSH_ERR,
@@ -258,7 +311,6 @@ void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
 	};
 	u32 n;
 
-	lockdep_assert_held(&qp->rq_lock);
 	dibs_rdma_rq_kick(qp, DIBS_RDMA_RQ_FLUSH);
 	qp->rx_off = 0;
 	if (!dibs_rdma_rq_posted(qp, &n)) {
@@ -271,6 +323,20 @@ void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
 		dibs_rdma_rq_consume(qp);
 		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc, false);
 	}
+}
+
+/*
+ * The QP went to the error state: flush, unless a drain holds it - the
+ * kernel's flushes when it is done, the process's hands over to POLL_CQ,
+ * which does. Caller holds rq_lock.
+ */
+void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp)
+{
+	lockdep_assert_held(&qp->rq_lock);
+	if (qp->rx_claimed || !dibs_rdma_rx_claim(qp))
+		return;
+	dibs_rdma_rx_flush(qp);
+	dibs_rdma_rx_release(qp);
 }
 
 /*
@@ -479,22 +545,31 @@ static void dibs_rdma_serve_ahead(struct dibs_rdma_qp *qp)
  * The ring's armed word (dibs-rdma-wire.h): a sender that writes our ring
  * through a window signals us only while it is set. It is set when the QP
  * is created or reset, and by dibs_rdma_cq_arm_rings() when the receive CQ
- * is armed; a drain clears it while a user CQ is not armed: a process that
- * polls drains the ring itself (poll_cq of an empty CQ). A kernel CQ's QPs
- * keep it: their consumers may poll where a drain cannot run. The CQ's lock
- * orders the clear against arming: the armer sets notify under it first.
+ * is armed; a drain sets it to whether a user CQ is armed: a process that
+ * polls drains the ring itself (poll_cq, or POLL_CQ of an empty CQ). A
+ * kernel CQ's QPs keep it: their consumers may poll where a drain cannot
+ * run. The CQ's lock orders this against arming: the armer sets notify
+ * under it first. A process that drains clears it too (the uapi header),
+ * possibly just after an armer set it: the armer's drain then waits for
+ * that process to hand over, and sets it again here, before it reads the
+ * slots.
  */
-static void dibs_rdma_ring_disarm(struct dibs_rdma_qp *qp)
+static void dibs_rdma_ring_set_armed(struct dibs_rdma_qp *qp)
 {
 	struct dibs_rdma_cq *rcq = to_dcq(qp->ibqp.recv_cq);
 	unsigned long flags;
+	u32 armed;
 
-	if (!rcq->ring || !READ_ONCE(qp->ring->armed))
+	if (!rcq->ring)
 		return;
 	spin_lock_irqsave(&rcq->lock, flags);
-	if (!rcq->notify)
-		WRITE_ONCE(qp->ring->armed, 0);
+	armed = rcq->notify ? 1 : 0;
 	spin_unlock_irqrestore(&rcq->lock, flags);
+	if (READ_ONCE(qp->ring->armed) == armed)
+		return;
+	WRITE_ONCE(qp->ring->armed, armed);
+	/* armed before the slots are read; pairs with the sender's fence */
+	smp_mb();
 }
 
 /* Deliver complete messages from our ring to posted receives, serve requests. */
@@ -503,7 +578,9 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 	struct dibs_rdma_ring *ring = qp->ring;
 
 	lockdep_assert_held(&qp->rq_lock);
-	dibs_rdma_ring_disarm(qp);
+	if (!dibs_rdma_rx_claim(qp))
+		return;
+	dibs_rdma_ring_set_armed(qp);
 	while (qp->state == IB_QPS_RTR || qp->state == IB_QPS_RTS) {
 		struct dibs_rdma_slot *slot;
 		struct dibs_rdma_slot_hdr h;
@@ -512,8 +589,12 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 		enum ib_wc_status status;
 
 		slot = &ring->slots[qp->ring_cons % DIBS_RDMA_RING_SLOTS];
-		if (READ_ONCE(slot->hdr.seq) != qp->ring_cons + 1)
+		if (READ_ONCE(slot->hdr.seq) != qp->ring_cons + 1) {
+			/* nothing waits for a receive (the process drained it) */
+			if (qp->rq_waiting)
+				dibs_rdma_rq_kick(qp, 0);
 			break;
+		}
 		/* the slot's body was written before its seq */
 		smp_rmb();
 		/* one copy: the peer may rewrite the slot while we look at it */
@@ -566,6 +647,9 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 		if (status != IB_WC_SUCCESS)
 			dibs_rdma_qp_error_locked(qp);
 	}
+	if (qp->state == IB_QPS_ERR)
+		dibs_rdma_rx_flush(qp);
+	dibs_rdma_rx_release(qp);
 }
 
 /* Post @wr into the ring as the process would. Caller holds rq_lock. */
@@ -616,10 +700,8 @@ int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			break;
 		}
 	}
-	if (qp->state == IB_QPS_ERR)
-		dibs_rdma_flush_rq(qp);
-	else
-		dibs_rdma_drain(qp);
+	/* in the error state, this flushes */
+	dibs_rdma_drain(qp);
 	mutex_unlock(&qp->rq_lock);
 	return rc;
 }

@@ -5,7 +5,9 @@
  * CPU, without a system call (the ABI: include/uapi/rdma/dibs-rdma-abi.h,
  * "Direct windows"); and ring windows - the peer QP's receive ring mapped
  * the same way, so that the provider writes SEND and WRITE_WITH_IMM
- * messages into it itself ("Ring windows").
+ * messages into it itself ("Ring windows"); and own-ring windows - a QP's
+ * own receive ring mapped into its process, which drains it ("Receiving in
+ * the process").
  *
  * Opening: DIBS_RDMA_METHOD_QP_OPEN_WINDOW asks the fabric the window
  * question (dibs_rdma_fabric.h) on behalf of an RTS QP: the peer QP must be
@@ -17,6 +19,8 @@
  * the MR's. A ring window asks nothing beyond the connect: the ring is where
  * the peer QP takes messages from us, and every byte of it is one that we
  * may write with move_data() already (the owner checks all it reads there).
+ * An own-ring window maps the QP's own ring DMB, which the QP owns: nothing
+ * to attach; it is the QP's own messages that its process reads there.
  *
  * Mapping: VM_PFNMAP, filled by the fault handler. No page reference is
  * taken: the owner's pin (ib_umem), or the owner's ring DMB, must outlive
@@ -45,6 +49,7 @@
  * or destroy of either QP and the error state (dibs_rdma_window_revoke_qp());
  * a ring window stays while its owner moves from RTR to RTS or changes
  * anything but its state and destination: what the ring is stays the same.
+ * An own-ring window is the QP's own (w->qp): every modify revokes it.
  * The owner's process exiting (also by SIGKILL) deregisters its MRs and
  * destroys its QPs; removing the device destroys both sides' objects.
  *
@@ -95,8 +100,9 @@ struct dibs_rdma_window {
 	struct dibs_rdma_qp *qp;
 	/* the uverbs file's mapping, once mapped (dibs_rdma_windows_lock) */
 	struct address_space *mapping;
-	/* the MR's or ring's DMB, attached on qp's dibs device while valid */
+	/* the MR's or peer ring's DMB, attached on qp's dibs device while valid */
 	struct dibs_dmb dmb;
+	bool attached;		/* false: an own-ring window */
 	void *base;		/* kernel address of data page 0 */
 	bool vmapped;		/* base is a vmap (an MR's), else linear (a ring) */
 	unsigned long npages;
@@ -142,7 +148,8 @@ static void dibs_rdma_window_revoke(struct dibs_rdma_window *w)
 	if (w->mapping)
 		unmap_mapping_range(w->mapping, (loff_t)w->pgoff << PAGE_SHIFT,
 				    (loff_t)w->npages << PAGE_SHIFT, 1);
-	dibs_detach_dmb(w->qp->ddev->dibs, w->dmb.dmb_tok);
+	if (w->attached)
+		dibs_detach_dmb(w->qp->ddev->dibs, w->dmb.dmb_tok);
 	xa_erase(&dibs_rdma_windows, w->id);
 	w->qp->nr_windows--;
 	w->qp = NULL;
@@ -210,6 +217,7 @@ static int dibs_rdma_window_attach(struct dibs_rdma_window *w,
 		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
 		return -ERANGE;
 	}
+	w->attached = true;
 	w->base = w->dmb.cpu_addr + head;
 	w->vmapped = true;
 	w->iova = t->iova + head;
@@ -238,10 +246,33 @@ static int dibs_rdma_window_attach_ring(struct dibs_rdma_window *w,
 		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
 		return -EOPNOTSUPP;
 	}
+	w->attached = true;
 	w->base = w->dmb.cpu_addr;
 	w->vmapped = false;
 	w->iova = 0;
 	w->npages = DIBS_RDMA_RING_WINDOW_PAGES;
+	w->access = IB_ACCESS_REMOTE_WRITE;
+	return 0;
+}
+
+/*
+ * The ring a QP owns, for its process to drain: its whole pages (a ring
+ * window maps only the header and slots, what a sender writes). Caller holds
+ * rq_lock.
+ */
+static int dibs_rdma_window_own_ring(struct dibs_rdma_window *w,
+				     struct dibs_rdma_qp *qp)
+{
+	void *ring = qp->ring_dmb.cpu_addr;
+
+	if (!qp->rq_entry || !to_dcq(qp->ibqp.recv_cq)->ring ||
+	    offset_in_page(ring) || !virt_addr_valid(ring) ||
+	    qp->ring_dmb.dmb_len < DIBS_RDMA_RING_WINDOW_PAGES * PAGE_SIZE)
+		return -EOPNOTSUPP;
+	w->base = ring;
+	w->vmapped = false;
+	w->iova = 0;
+	w->npages = qp->ring_dmb.dmb_len >> PAGE_SHIFT;
 	w->access = IB_ACCESS_REMOTE_WRITE;
 	return 0;
 }
@@ -261,6 +292,37 @@ static struct dibs_rdma_window *dibs_rdma_window_alloc(void)
 		return NULL;
 	}
 	return w;
+}
+
+/*
+ * Register @w, set up for @qp, as a window of @uctx, and describe it in
+ * @resp. Caller holds dibs_rdma_windows_lock.
+ */
+static int dibs_rdma_window_add(struct dibs_rdma_window *w,
+				struct dibs_rdma_qp *qp, struct ib_ucontext *uctx,
+				struct dibs_rdma_window_resp *resp)
+{
+	int rc;
+
+	rc = xa_alloc(&dibs_rdma_windows, &w->id, w,
+		      XA_LIMIT(1, DIBS_RDMA_WINDOW_MAX_ID), GFP_KERNEL);
+	if (rc)
+		return rc == -EBUSY ? -ENOSPC : rc;
+	w->pgoff = DIBS_RDMA_WINDOW_PGOFF + ((u64)w->id << DIBS_RDMA_WINDOW_SHIFT);
+	w->uctx = uctx;
+	w->qp = qp;
+	w->valid = true;
+	w->state->valid = 1;
+	qp->nr_windows++;
+	__module_get(THIS_MODULE);
+	*resp = (struct dibs_rdma_window_resp){
+		.mmap_offset = w->pgoff << PAGE_SHIFT,
+		.state_offset = (w->pgoff + DIBS_RDMA_WINDOW_STATE) << PAGE_SHIFT,
+		.iova = w->iova,
+		.length = (u64)w->npages << PAGE_SHIFT,
+		.access = w->access,
+	};
+	return 0;
 }
 
 /*
@@ -310,32 +372,16 @@ static int dibs_rdma_window_open(struct dibs_rdma_qp *qp, struct ib_ucontext *uc
 	}
 	if (rc)
 		goto out_done;
-	rc = xa_alloc(&dibs_rdma_windows, &w->id, w,
-		      XA_LIMIT(1, DIBS_RDMA_WINDOW_MAX_ID), GFP_KERNEL);
-	if (rc) {
-		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
-		rc = rc == -EBUSY ? -ENOSPC : rc;
-		goto out_done;
-	}
-	w->pgoff = DIBS_RDMA_WINDOW_PGOFF + ((u64)w->id << DIBS_RDMA_WINDOW_SHIFT);
-	w->uctx = uctx;
 	w->mr = t.mr;
 	w->peer_dev = peer.dev;
 	w->peer_qpn = peer.qpn;
-	w->qp = qp;
-	w->valid = true;
-	w->state->valid = 1;
-	qp->nr_windows++;
+	rc = dibs_rdma_window_add(w, qp, uctx, resp);
+	if (rc) {
+		dibs_detach_dmb(qp->ddev->dibs, w->dmb.dmb_tok);
+		goto out_done;
+	}
 	/* the provider writes the peer's ring too: find its tail each time */
 	qp->ring_shared |= ring;
-	__module_get(THIS_MODULE);
-	*resp = (struct dibs_rdma_window_resp){
-		.mmap_offset = w->pgoff << PAGE_SHIFT,
-		.state_offset = (w->pgoff + DIBS_RDMA_WINDOW_STATE) << PAGE_SHIFT,
-		.iova = w->iova,
-		.length = (u64)w->npages << PAGE_SHIFT,
-		.access = w->access,
-	};
 	w = NULL;	/* the registry's now */
 out_done:
 	dibs_rdma_fabric_target_done(&t);
@@ -343,6 +389,43 @@ out_done:
 out_unlock:
 	mutex_unlock(&dibs_rdma_windows_lock);
 	mutex_unlock(&qp->sq_lock);
+	if (w)
+		dibs_rdma_window_free(w);
+	return rc;
+}
+
+/* Open an own-ring window of @qp: its receive ring, for its process. */
+static int dibs_rdma_window_open_own(struct dibs_rdma_qp *qp,
+				     struct ib_ucontext *uctx,
+				     struct dibs_rdma_window_resp *resp)
+{
+	struct dibs_rdma_window *w;
+	enum ib_qp_state state;
+	int rc;
+
+	w = dibs_rdma_window_alloc();
+	if (!w)
+		return -ENOMEM;
+	mutex_lock(&qp->rq_lock);
+	mutex_lock(&dibs_rdma_windows_lock);
+	state = READ_ONCE(qp->state);
+	rc = -EINVAL;
+	if (state != IB_QPS_RTR && state != IB_QPS_RTS)
+		goto out_unlock;
+	rc = -EOPNOTSUPP;
+	if (!qp->ddev->lends)
+		goto out_unlock;
+	rc = -ENOSPC;
+	if (qp->nr_windows >= DIBS_RDMA_MAX_WINDOWS)
+		goto out_unlock;
+	rc = dibs_rdma_window_own_ring(w, qp);
+	if (!rc)
+		rc = dibs_rdma_window_add(w, qp, uctx, resp);
+	if (!rc)
+		w = NULL;	/* the registry's now */
+out_unlock:
+	mutex_unlock(&dibs_rdma_windows_lock);
+	mutex_unlock(&qp->rq_lock);
 	if (w)
 		dibs_rdma_window_free(w);
 	return rc;
@@ -445,9 +528,16 @@ out:
 	return rc;
 }
 
-/* Both methods: open a window of @ibqp, answer in attribute @resp_id. */
+enum dibs_rdma_window_kind {
+	DIBS_RDMA_WINDOW_MR,
+	DIBS_RDMA_WINDOW_RING,
+	DIBS_RDMA_WINDOW_OWN_RING,
+};
+
+/* The methods: open a window of @ibqp, answer in attribute @resp_id. */
 static int dibs_rdma_window_method(struct uverbs_attr_bundle *attrs,
-				   struct ib_qp *ibqp, bool ring, u32 rkey,
+				   struct ib_qp *ibqp,
+				   enum dibs_rdma_window_kind kind, u32 rkey,
 				   u16 resp_id)
 {
 	struct dibs_rdma_window_resp resp;
@@ -459,7 +549,12 @@ static int dibs_rdma_window_method(struct uverbs_attr_bundle *attrs,
 		return PTR_ERR(uctx);
 	if (ibqp->qp_type != IB_QPT_RC)
 		return -EINVAL;
-	rc = dibs_rdma_window_open(to_dqp(ibqp), uctx, ring, rkey, &resp);
+	if (kind == DIBS_RDMA_WINDOW_OWN_RING)
+		rc = dibs_rdma_window_open_own(to_dqp(ibqp), uctx, &resp);
+	else
+		rc = dibs_rdma_window_open(to_dqp(ibqp), uctx,
+					   kind == DIBS_RDMA_WINDOW_RING, rkey,
+					   &resp);
 	if (rc)
 		return rc;
 	/* on failure the window stays until the QP is modified or destroyed */
@@ -475,7 +570,7 @@ static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_WINDOW)(struct uverbs_attr_bu
 	rc = uverbs_copy_from(&rkey, attrs, DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY);
 	if (rc)
 		return rc;
-	return dibs_rdma_window_method(attrs, ibqp, false, rkey,
+	return dibs_rdma_window_method(attrs, ibqp, DIBS_RDMA_WINDOW_MR, rkey,
 				       DIBS_RDMA_ATTR_OPEN_WINDOW_RESP);
 }
 
@@ -495,7 +590,7 @@ static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_RING)(struct uverbs_attr_bund
 {
 	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_RING_QP);
 
-	return dibs_rdma_window_method(attrs, ibqp, true, 0,
+	return dibs_rdma_window_method(attrs, ibqp, DIBS_RDMA_WINDOW_RING, 0,
 				       DIBS_RDMA_ATTR_OPEN_RING_RESP);
 }
 
@@ -508,9 +603,27 @@ DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_RING,
 								   reserved),
 						UA_MANDATORY));
 
+static int UVERBS_HANDLER(DIBS_RDMA_METHOD_QP_OPEN_OWN_RING)(struct uverbs_attr_bundle *attrs)
+{
+	struct ib_qp *ibqp = uverbs_attr_get_obj(attrs, DIBS_RDMA_ATTR_OPEN_RING_QP);
+
+	return dibs_rdma_window_method(attrs, ibqp, DIBS_RDMA_WINDOW_OWN_RING, 0,
+				       DIBS_RDMA_ATTR_OPEN_RING_RESP);
+}
+
+DECLARE_UVERBS_NAMED_METHOD(DIBS_RDMA_METHOD_QP_OPEN_OWN_RING,
+			    UVERBS_ATTR_IDR(DIBS_RDMA_ATTR_OPEN_RING_QP,
+					    UVERBS_OBJECT_QP, UVERBS_ACCESS_READ,
+					    UA_MANDATORY),
+			    UVERBS_ATTR_PTR_OUT(DIBS_RDMA_ATTR_OPEN_RING_RESP,
+						UVERBS_ATTR_STRUCT(struct dibs_rdma_window_resp,
+								   reserved),
+						UA_MANDATORY));
+
 ADD_UVERBS_METHODS(dibs_rdma_qp_methods, UVERBS_OBJECT_QP,
 		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_WINDOW),
-		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_RING));
+		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_RING),
+		   &UVERBS_METHOD(DIBS_RDMA_METHOD_QP_OPEN_OWN_RING));
 
 const struct uapi_definition dibs_rdma_uapi_defs[] = {
 	UAPI_DEF_CHAIN_OBJ_TREE(UVERBS_OBJECT_QP, &dibs_rdma_qp_methods),

@@ -96,7 +96,8 @@ struct dibs_rdma_create_cq_resp {
  * (release); at most num_wqe entries are posted (prod - cons <= num_wqe).
  * The kernel reads entries from cons up to prod (acquire), copies each once
  * when a message needs it, and advances cons (release) when it completed
- * it: the entry may then be reused. POST_RECV writes the ring the same way.
+ * it: the entry may then be reused. While the process holds the drain
+ * ("Receiving in the process", below), it is the consumer itself. POST_RECV writes the ring the same way.
  *
  * The kernel sets kick when it needs a doorbell - a POST_RECV command
  * without work requests - after the next post: DIBS_RDMA_RQ_WAITING (a
@@ -122,14 +123,70 @@ struct dibs_rdma_recv_wqe {
 struct dibs_rdma_rq_ring {
 	__u32 prod;		/* written by the process */
 	__u32 pad0[15];
-	__u32 cons;		/* written by the kernel */
+	/* the consumer's: the kernel's, or the process's while it drains */
+	__u32 cons;
 	__u32 kick;		/* written by the kernel: DIBS_RDMA_RQ_* */
-	__u32 pad1[14];
+	__u32 rx_owner;		/* DIBS_RDMA_RX_*: "Receiving in the process" */
+	__u32 reserved;
+	__aligned_u64 rx_cons;	/* the receive ring's next slot */
+	__u32 pad1[10];
 };
 
 #define DIBS_RDMA_RQ_RING_ENTRIES	sizeof(struct dibs_rdma_rq_ring)
 #define DIBS_RDMA_RQ_WAITING		(1U << 0)
 #define DIBS_RDMA_RQ_FLUSH		(1U << 1)
+
+/*
+ * Receiving in the process
+ * ------------------------
+ * The QP's own receive ring (struct dibs_rdma_ring, dibs-rdma-wire.h) can be
+ * mapped into its process: DIBS_RDMA_METHOD_QP_OPEN_OWN_RING answers with a
+ * struct dibs_rdma_window_resp as for a ring window (below), but for the
+ * ring's whole pages (its header and slots at least), for a QP in RTR
+ * or RTS whose receive queue and receive CQ are rings, on a device whose
+ * rings are its own memory. The provider then drains the ring itself - it
+ * matches messages with the receive queue ring's entries and completes them
+ * in poll_cq - while it holds the drain, rx_owner:
+ *
+ *   0				nobody drains
+ *   DIBS_RDMA_RX_KERNEL	the kernel drains (it holds the QP's locks)
+ *   DIBS_RDMA_RX_USER		the process drains
+ *   DIBS_RDMA_RX_PENDING	with RX_USER: the kernel wanted to drain
+ *
+ * The process takes the drain with a compare-and-swap from 0 to RX_USER; if
+ * that fails it leaves the ring alone: the kernel is draining, and what it
+ * completes appears in the CQ ring. Holding it, the process reads the CQ
+ * ring first (what the kernel completed before comes first), then the
+ * ring's next slot rx_cons and the receive queue's next entry cons, both
+ * read here, and writes both back - and the ring header's cons, which the
+ * sender reads - before it gives the drain back with an exchange to 0. If
+ * the old value had RX_PENDING, it makes a POLL_CQ command next: the kernel
+ * drains then. A kernel that finds RX_USER sets RX_PENDING and leaves the
+ * ring; holding the drain, it reads rx_cons and cons here first and writes
+ * them back when it is done. So exactly one side drains at a time, each
+ * where the other stopped, and nothing the kernel must do is lost: a
+ * message a kernel sender signalled, a flush of the error state.
+ *
+ * The process drains only while its receive CQ is not armed (the CQ ring's
+ * notify is 0, read while it holds the drain): an armed CQ's event is the
+ * kernel's to raise. It then clears the ring's armed word, so that senders
+ * stop signalling; the kernel sets it again, before it drains, whenever the
+ * CQ is armed. Errors of the method: EINVAL (not RC, not in RTR or RTS),
+ * EOPNOTSUPP (no such rings on this QP or device), ENOSPC (as for windows). It completes only whole messages that need no checks beyond
+ * the local ones: a SEND in one slot into a receive whose buffers pass the
+ * checks of POST_RECV (local write, in an MR of the QP's PD), or a
+ * WRITE_WITH_IMM. At anything else it stops and makes a POLL_CQ command:
+ * the kernel completes it, with an error where that is the outcome.
+ *
+ * What the process writes here only misleads its own QP: the kernel checks
+ * rx_cons and cons as it checks prod, and bounds its attempts to take the
+ * drain. Moving the QP to RESET sets both to 0 and gives the drain back.
+ * The own ring's window is revoked like a ring window, and also by every
+ * modify of the QP: the provider opens it again when it needs it.
+ */
+#define DIBS_RDMA_RX_KERNEL		(1U << 0)
+#define DIBS_RDMA_RX_USER		(1U << 1)
+#define DIBS_RDMA_RX_PENDING		(1U << 2)
 
 /* driver part of the CREATE_QP response */
 struct dibs_rdma_create_qp_resp {
@@ -189,6 +246,7 @@ struct dibs_rdma_create_qp_resp {
 enum dibs_rdma_qp_methods {
 	DIBS_RDMA_METHOD_QP_OPEN_WINDOW = (1U << UVERBS_ID_NS_SHIFT),
 	DIBS_RDMA_METHOD_QP_OPEN_RING,
+	DIBS_RDMA_METHOD_QP_OPEN_OWN_RING,	/* the attributes of OPEN_RING */
 };
 
 enum dibs_rdma_open_window_attrs {

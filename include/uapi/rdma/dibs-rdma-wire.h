@@ -97,9 +97,11 @@ struct dibs_rdma_resp {
 };
 
 /*
- * The ring header. @cons, @gen and @armed are the owner's; a sender only
- * reads them (the owner keeps its own copies: what a sender writes there
- * misleads only that sender). @armed is nonzero while the owner wants a
+ * The ring header. @cons, @gen and @armed are the owner's - its kernel
+ * driver's, and @cons and @armed also its process's while that drains the
+ * ring (dibs-rdma-abi.h, "Receiving in the process"); a sender only reads
+ * them (the owner keeps its own copies: what a sender writes there misleads
+ * only that sender). @armed is nonzero while the owner wants a
  * signal after each message: its receive CQ is armed (req_notify_cq) or is
  * a kernel CQ. The owner sets it, makes a full fence and then drains the
  * ring; a sender writes a slot, makes a full fence and then reads @armed:
