@@ -56,9 +56,11 @@ bool mr_table::check(std::uint32_t lkey, const ibv_pd* pd, std::uint64_t addr, s
 
 namespace {
 
-/// DIBS_RDMA_METHOD_QP_OPEN_WINDOW (with rkey) or DIBS_RDMA_METHOD_QP_OPEN_RING (without): the
-/// uverbs ioctl with its attributes (rdma/rdma_user_ioctl_cmds.h).
-int ioctl_open(const ibv_qp& qp, const std::uint32_t* rkey, dibs_rdma_window_resp& resp) noexcept {
+/// DIBS_RDMA_METHOD_QP_OPEN_WINDOW (with rkey), DIBS_RDMA_METHOD_QP_OPEN_RING or
+/// DIBS_RDMA_METHOD_QP_OPEN_OWN_RING (without): the uverbs ioctl with its attributes
+/// (rdma/rdma_user_ioctl_cmds.h).
+int ioctl_open(const ibv_qp& qp, std::uint16_t method, const std::uint32_t* rkey,
+               dibs_rdma_window_resp& resp) noexcept {
     constexpr std::size_t max_attrs = 3;
     const std::size_t nattrs = rkey != nullptr ? 3 : 2;
     ib_uverbs_ioctl_hdr hdr{};
@@ -70,14 +72,14 @@ int ioctl_open(const ibv_qp& qp, const std::uint32_t* rkey, dibs_rdma_window_res
     attrs[0].data = qp.handle;
     ib_uverbs_attr& out = attrs.at(nattrs - 1);
     if (rkey != nullptr) {
-        hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_WINDOW;
+        hdr.method_id = method;
         attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_QP;
         attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RKEY;
         attrs[1].len = sizeof(*rkey);
         attrs[1].data = *rkey; // up to 8 bytes go inline
         out.attr_id = DIBS_RDMA_ATTR_OPEN_WINDOW_RESP;
     } else {
-        hdr.method_id = DIBS_RDMA_METHOD_QP_OPEN_RING;
+        hdr.method_id = method;
         attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_RING_QP;
         out.attr_id = DIBS_RDMA_ATTR_OPEN_RING_RESP;
     }
@@ -101,16 +103,21 @@ constexpr int window_write_rights = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_
 } // namespace
 
 int window::open(ibv_qp& qp, std::uint32_t rkey, std::unique_ptr<window>& out) noexcept {
-    return open(qp, &rkey, out);
+    return open(qp, DIBS_RDMA_METHOD_QP_OPEN_WINDOW, &rkey, out);
 }
 
 int window::open_ring(ibv_qp& qp, std::unique_ptr<window>& out) noexcept {
-    return open(qp, nullptr, out);
+    return open(qp, DIBS_RDMA_METHOD_QP_OPEN_RING, nullptr, out);
 }
 
-int window::open(ibv_qp& qp, const std::uint32_t* rkey, std::unique_ptr<window>& out) noexcept {
+int window::open_own_ring(ibv_qp& qp, std::unique_ptr<window>& out) noexcept {
+    return open(qp, DIBS_RDMA_METHOD_QP_OPEN_OWN_RING, nullptr, out);
+}
+
+int window::open(ibv_qp& qp, std::uint16_t method, const std::uint32_t* rkey,
+                 std::unique_ptr<window>& out) noexcept {
     dibs_rdma_window_resp resp{};
-    if (const int err = ioctl_open(qp, rkey, resp); err != 0) {
+    if (const int err = ioctl_open(qp, method, rkey, resp); err != 0) {
         return err;
     }
     // The window stays open in the kernel until the QP is modified or destroyed, so a
@@ -118,8 +125,10 @@ int window::open(ibv_qp& qp, const std::uint32_t* rkey, std::unique_ptr<window>&
     return errno_boundary([&] {
         auto w = std::make_unique<window>();
         const int prot = PROT_READ | ((resp.access & window_write_rights) != 0 ? PROT_WRITE : 0);
-        w->data_ = mapping{qp.context->cmd_fd, resp.length, prot, resp.mmap_offset,
-                           rkey != nullptr ? "mmap of a direct window" : "mmap of a ring window"};
+        const char* what = method == DIBS_RDMA_METHOD_QP_OPEN_WINDOW ? "mmap of a direct window"
+                           : method == DIBS_RDMA_METHOD_QP_OPEN_RING ? "mmap of a ring window"
+                                                                     : "mmap of an own-ring window";
+        w->data_ = mapping{qp.context->cmd_fd, resp.length, prot, resp.mmap_offset, what};
         w->state_ = mapping{qp.context->cmd_fd, sizeof(dibs_rdma_window_state), PROT_READ,
                             resp.state_offset, "mmap of a direct window's state"};
         w->rkey_ = rkey != nullptr ? *rkey : 0;

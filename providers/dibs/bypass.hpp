@@ -62,6 +62,9 @@ public:
     /// Opens a ring window of qp onto its peer QP's receive ring (offset 0 = the ring's first
     /// byte; "Ring windows" in the uapi header); errors as for open().
     [[nodiscard]] static int open_ring(ibv_qp& qp, std::unique_ptr<window>& out) noexcept;
+    /// Opens an own-ring window of qp onto its own receive ring (offset 0 = the ring's first
+    /// byte; "Receiving in the process" in the uapi header); errors as for open().
+    [[nodiscard]] static int open_own_ring(ibv_qp& qp, std::unique_ptr<window>& out) noexcept;
     window() = default; ///< closed; open() makes real ones
 
     [[nodiscard]] std::uint32_t rkey() const noexcept { return rkey_; }
@@ -74,7 +77,7 @@ public:
     [[nodiscard]] bool valid() const noexcept;
 
 private:
-    [[nodiscard]] static int open(ibv_qp& qp, const std::uint32_t* rkey,
+    [[nodiscard]] static int open(ibv_qp& qp, std::uint16_t method, const std::uint32_t* rkey,
                                   std::unique_ptr<window>& out) noexcept;
 
     mapping data_;

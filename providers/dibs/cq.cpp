@@ -3,9 +3,9 @@
 // Completion queues: the kernel driver writes completions into a ring mapped into the process
 // (struct dibs_rdma_cq_ring, include/uapi/rdma/dibs-rdma-abi.h), which poll_cq reads without a
 // system call, together with the completions of work the provider executed itself (dibs_cq,
-// bypass.hpp). Only an empty CQ costs one: the uverbs POLL_CQ command, which makes the kernel
-// drain the receive rings of the CQ's QPs into the ring. req_notify_cq is the REQ_NOTIFY_CQ
-// command.
+// bypass.hpp) and the receives it completes itself (recv.hpp). Only what the provider cannot
+// drain itself costs one: the uverbs POLL_CQ command, which makes the kernel drain the receive
+// rings of the CQ's QPs into the ring. req_notify_cq is the REQ_NOTIFY_CQ command.
 #include "dibs.hpp"
 
 #include <atomic>
@@ -49,9 +49,9 @@ void publish_held(dibs_cq& cq) noexcept {
         .store(cq.local_count + cq.local_reserved, std::memory_order_relaxed);
 }
 
-/// Reads up to wc.size() completions from the ring and the provider's own, in order. Caller
-/// holds cq.lock.
-int take(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {
+} // namespace
+
+std::size_t take_completions(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {
     const std::uint32_t prod = ring_prod(cq);
     const std::uint32_t first = cq.cons;
     std::size_t n = 0;
@@ -76,10 +76,8 @@ int take(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {
         // the entries are read before the kernel may reuse them
         std::atomic_ref<std::uint32_t>(cq.ring->cons).store(cq.cons, std::memory_order_release);
     }
-    return static_cast<int>(n);
+    return n;
 }
-
-} // namespace
 
 ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel,
                   int comp_vector) noexcept {
@@ -127,16 +125,26 @@ int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept {
     }
     const std::span<ibv_wc> out{wc, static_cast<std::size_t>(num_entries)};
     const std::lock_guard guard{cq.lock};
-    int n = take(cq, out);
-    if (n == 0) {
-        // Empty: let the kernel drain the receive rings into the ring, then look again.
+    std::size_t n = take_completions(cq, out);
+    if (n != 0) {
+        return static_cast<int>(n);
+    }
+    // Empty: drain the receive rings ourselves, each QP in turn first
+    bool kernel = false;
+    const std::size_t nqps = cq.rqps.size();
+    for (std::size_t i = 0; i < nqps && n < out.size(); ++i) {
+        kernel |= receive(*cq.rqps[(cq.next_rqp + i) % nqps], cq, out, n);
+    }
+    cq.next_rqp = nqps != 0 ? (cq.next_rqp + 1) % nqps : 0;
+    if (kernel) {
+        // what only the kernel can drain goes into the CQ ring: look again after it
         ibv_wc unused{};
-        if (ibv_cmd_poll_cq(ibcq, 1, &unused) < 0) {
+        if (ibv_cmd_poll_cq(ibcq, 1, &unused) < 0 && n == 0) {
             return -1;
         }
-        n = take(cq, out);
+        n += take_completions(cq, out.subspan(n));
     }
-    return n;
+    return static_cast<int>(n);
 }
 
 bool reserve_local(dibs_cq& cq) noexcept {

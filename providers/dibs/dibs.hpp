@@ -16,6 +16,7 @@
 #define DIBS_PROVIDER_DIBS_HPP
 
 #include "bypass.hpp"
+#include "recv.hpp"
 #include "rq.hpp"
 #include "send.hpp"
 #include "verbs_abi.hpp"
@@ -93,14 +94,20 @@ struct dibs_cq {
     std::uint32_t local_head = 0;
     std::uint32_t local_count = 0;
     std::uint32_t local_reserved = 0;
+    std::vector<dibs_qp*> rqps; ///< the QPs whose receives complete here (recv.hpp)
+    std::size_t next_rqp = 0;   ///< where the next poll starts among them
 };
 
 /// A QP, its receive queue ring, and what the bypass data path keeps about it.
 struct dibs_qp {
     ibv_qp ibqp;
     std::mutex sq_lock; ///< serialises post_send, and modify_qp against it
-    std::mutex rq_lock; ///< serialises post_recv, and modify_qp against it (after sq_lock)
-    recv_ring rq;       ///< rq_lock
+    /// serialises post_recv and the drain (recv.hpp; under the receive CQ's lock), and
+    /// modify_qp against them (after sq_lock)
+    std::mutex rq_lock;
+    recv_ring rq;                ///< rq_lock
+    std::optional<own_ring> own; ///< rq_lock: the own-ring window, opened on first use
+    bool no_own = false;         ///< rq_lock: the kernel refused one: until the next modify
     bool sig_all = false;
     ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp (both locks)
     // the rest: sq_lock
@@ -206,7 +213,11 @@ ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_v
                int access) noexcept;
 int dereg_mr(verbs_mr* vmr) noexcept;
 
-// cq.cpp: completion queues, read from the ring mapped at create (POLL_CQ when it is empty).
+// cq.cpp: completion queues, read from the ring mapped at create, with what recv.hpp drains
+// (POLL_CQ when the kernel must drain).
+/// Reads up to wc.size() completions of the ring and the provider's own, in order. Caller holds
+/// cq.lock.
+[[nodiscard]] std::size_t take_completions(dibs_cq& cq, std::span<ibv_wc> wc) noexcept;
 /// Reserves room for one completion the provider will add; false if the CQ is full.
 [[nodiscard]] bool reserve_local(dibs_cq& cq) noexcept;
 void unreserve_local(dibs_cq& cq) noexcept;

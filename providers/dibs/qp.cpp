@@ -3,8 +3,8 @@
 // Queue pairs: create, modify, query and destroy are the uverbs commands. post_send executes
 // what it can itself (bypass.hpp) and posts the rest to the kernel driver with POST_SEND, one
 // command per run of consecutive WRs (kernel/dibs_rdma_req.c); post_recv writes the receive
-// queue ring (rq.hpp, kernel/dibs_rdma_resp.c). With DIBS_RDMA_BYPASS=0 both are the uverbs
-// commands.
+// queue ring (rq.hpp, kernel/dibs_rdma_resp.c), which the receive CQ's poll_cq drains
+// (recv.hpp). With DIBS_RDMA_BYPASS=0 all are the uverbs commands.
 #include "dibs.hpp"
 
 #include <array>
@@ -79,6 +79,19 @@ void forget_windows(dibs_qp& qp) noexcept {
     qp.no_windows = false;
     qp.ring.reset();
     qp.no_ring = false;
+    qp.own.reset();
+    qp.no_own = false;
+}
+
+/// Adds qp to, or removes it from, the QPs its receive CQ drains.
+void watch_receives(dibs_qp& qp, bool on) {
+    dibs_cq& cq = *to_dibs_cq(qp.ibqp.recv_cq);
+    const std::lock_guard guard{cq.lock};
+    if (on) {
+        cq.rqps.push_back(&qp);
+    } else {
+        std::erase(cq.rqps, &qp);
+    }
 }
 
 } // namespace
@@ -98,6 +111,12 @@ ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
             throw;
         }
         qp->sig_all = attr->sq_sig_all != 0;
+        try {
+            watch_receives(*qp, true);
+        } catch (...) {
+            (void)ibv_cmd_destroy_qp(&qp->ibqp);
+            throw;
+        }
         return &qp.release()->ibqp;
     });
 }
@@ -122,10 +141,15 @@ int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* i
 }
 
 int destroy_qp(ibv_qp* ibqp) noexcept {
+    dibs_qp& qp = *to_dibs_qp(ibqp);
+    watch_receives(qp, false); // a poll no longer reaches it
     if (const int err = cmd_errno(ibv_cmd_destroy_qp(ibqp)); err != 0) {
-        return err;
+        return errno_boundary([&] {
+            watch_receives(qp, true);
+            return err;
+        });
     }
-    const std::unique_ptr<dibs_qp> qp{to_dibs_qp(ibqp)}; // released here
+    const std::unique_ptr<dibs_qp> owned{&qp}; // released here
     return 0;
 }
 

@@ -16,6 +16,7 @@ namespace dibs::provider {
 
 // the producer and the consumer on separate cache lines; entries as the kernel lays them out
 static_assert(offsetof(dibs_rdma_rq_ring, cons) == 64 && DIBS_RDMA_RQ_RING_ENTRIES == 128);
+static_assert(offsetof(dibs_rdma_rq_ring, rx_cons) % 8 == 0);
 static_assert(sizeof(dibs_rdma_recv_wqe) == 16 + DIBS_RDMA_MAX_SGE * sizeof(ib_uverbs_sge));
 
 recv_ring::recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp) {
@@ -67,6 +68,42 @@ bool recv_ring::publish() noexcept {
     // store prod, full fence, read kick: the kernel does the reverse (the uapi header)
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return std::atomic_ref(ring_->kick).load(std::memory_order_relaxed) != 0;
+}
+
+bool recv_ring::claim() noexcept {
+    std::uint32_t expected = 0;
+    // pairs with the kernel's release of the drain: what it wrote before is seen
+    return std::atomic_ref(ring_->rx_owner)
+        .compare_exchange_strong(expected, DIBS_RDMA_RX_USER, std::memory_order_acquire,
+                                 std::memory_order_relaxed);
+}
+
+bool recv_ring::release() noexcept {
+    const std::uint32_t old =
+        std::atomic_ref(ring_->rx_owner).exchange(0, std::memory_order_acq_rel);
+    return (old & DIBS_RDMA_RX_PENDING) != 0;
+}
+
+std::uint64_t recv_ring::rx_cons() const noexcept {
+    return std::atomic_ref(ring_->rx_cons).load(std::memory_order_relaxed);
+}
+
+std::uint32_t recv_ring::cons() const noexcept {
+    return std::atomic_ref(ring_->cons).load(std::memory_order_relaxed);
+}
+
+const dibs_rdma_recv_wqe* recv_ring::posted(std::uint32_t idx) const noexcept {
+    // posts and drains both hold rq_lock: everything posted is published
+    const std::uint32_t ahead = published_ - idx;
+    return ahead != 0 && ahead <= entries_.size() ? &entries_[idx & (entries_.size() - 1)]
+                                                  : nullptr;
+}
+
+// NOLINTNEXTLINE(bugprone-easily-swappable-parameters): named as the uapi header names them
+void recv_ring::consumed(std::uint64_t rx_cons, std::uint32_t cons) noexcept {
+    std::atomic_ref(ring_->rx_cons).store(rx_cons, std::memory_order_relaxed);
+    // the entries were read before post() may rewrite them
+    std::atomic_ref(ring_->cons).store(cons, std::memory_order_release);
 }
 
 } // namespace dibs::provider

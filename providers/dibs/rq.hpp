@@ -2,7 +2,8 @@
 //
 // The receive queue ring (include/uapi/rdma/dibs-rdma-abi.h, "Receive queue ring"): the QP's
 // receive queue, mapped at create. post_recv writes WQEs into it without a system call; the
-// kernel reads them when a message arrives. The kernel is entered - a POST_RECV without work
+// kernel reads them when a message arrives, or the provider itself while it holds the drain
+// (recv.hpp). The kernel is entered - a POST_RECV without work
 // requests, once per post_recv call - only when it asked for it: a message waits for a
 // receive, or the QP is in the error state and what is posted must be flushed.
 #ifndef DIBS_PROVIDER_RQ_HPP
@@ -29,6 +30,20 @@ public:
     [[nodiscard]] int post(const ibv_recv_wr& wr) noexcept;
     /// Hands what post() wrote to the kernel; true if the kernel asked for a doorbell.
     [[nodiscard]] bool publish() noexcept;
+
+    // The drain ("Receiving in the process" in the uapi header), for recv.cpp. Callers hold the
+    // QP's rq_lock; all but claim() also hold the drain.
+    /// Takes the drain if nobody holds it.
+    [[nodiscard]] bool claim() noexcept;
+    /// Gives it back; true if the kernel asked for it meanwhile (make a POLL_CQ command).
+    [[nodiscard]] bool release() noexcept;
+    /// The receive ring's next slot, and the next entry to consume, where the last drain stopped.
+    [[nodiscard]] std::uint64_t rx_cons() const noexcept;
+    [[nodiscard]] std::uint32_t cons() const noexcept;
+    /// Entry idx if it is posted, else nullptr.
+    [[nodiscard]] const dibs_rdma_recv_wqe* posted(std::uint32_t idx) const noexcept;
+    /// Publishes where this drain stopped: the entries before cons may be reused.
+    void consumed(std::uint64_t rx_cons, std::uint32_t cons) noexcept;
 
 private:
     mapping map_;

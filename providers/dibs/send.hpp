@@ -3,8 +3,8 @@
 // Messages without the kernel: SEND and WRITE_WITH_IMM that the provider writes into the peer
 // QP's receive ring (include/uapi/rdma/dibs-rdma-wire.h) through a ring window (the uapi
 // header, "Ring windows"), slot by slot as the kernel driver writes them
-// (kernel/dibs_rdma_req.c). The owner's kernel driver drains the ring into its posted
-// receives when its process polls an empty CQ or when it is signalled; the provider signals -
+// (kernel/dibs_rdma_req.c). The owner drains the ring into its posted receives: its provider
+// in poll_cq (recv.hpp), or its kernel driver when signalled; the provider signals -
 // the doorbell, a POST_SEND without work requests - only where the ring's armed word asks for
 // it (the receive CQ is armed) or a message fills the ring.
 #ifndef DIBS_PROVIDER_SEND_HPP
