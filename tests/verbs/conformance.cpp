@@ -11,11 +11,13 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <fcntl.h>
+#include <rdma/dibs-rdma-wire.h>
 #include <rdma/ib_user_ioctl_cmds.h>
 #include <rdma/rdma_user_ioctl.h>
 #include <sys/ioctl.h>
@@ -224,6 +226,22 @@ int qp_method(int cmd_fd, std::uint32_t method, std::span<const ib_uverbs_attr> 
     return ::ioctl(cmd_fd, RDMA_VERBS_IOCTL, cmd.data()) == 0 ? 0 : errno;
 }
 
+bool bypass() {
+    const char* v = std::getenv("DIBS_RDMA_BYPASS"); // NOLINT(concurrency-mt-unsafe)
+    return v == nullptr || std::string_view{v} != "0";
+}
+
+int open_ring_method(int cmd_fd, std::uint32_t method, std::uint32_t qp_handle,
+                     dibs_rdma_window_resp& resp, std::size_t resp_len) {
+    std::array<ib_uverbs_attr, 2> attrs{};
+    attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_RING_QP;
+    attrs[0].data = qp_handle;
+    attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_RING_RESP;
+    attrs[1].len = static_cast<std::uint16_t>(resp_len);
+    attrs[1].data = addr_of(&resp);
+    return qp_method(cmd_fd, method, attrs);
+}
+
 std::vector<uverbs_mapping> uverbs_mappings() {
     std::ifstream maps{"/proc/self/maps"};
     std::vector<uverbs_mapping> v;
@@ -238,6 +256,45 @@ std::vector<uverbs_mapping> uverbs_mappings() {
         v.push_back({std::stoull(line.substr(0, dash), nullptr, 16),
                      std::stoull(line.substr(dash + 1, first - dash - 1), nullptr, 16),
                      std::stoull(line.substr(second + 1), nullptr, 16)});
+    }
+    return v;
+}
+
+uverbs_mapping new_mapping(const std::vector<uverbs_mapping>& before,
+                           const std::vector<uverbs_mapping>& after) {
+    std::optional<uverbs_mapping> found;
+    for (const uverbs_mapping& m : after) {
+        const bool old = std::any_of(before.begin(), before.end(),
+                                     [&](const uverbs_mapping& b) { return b.start == m.start; });
+        if (!old) {
+            BOOST_REQUIRE_MESSAGE(!found, "more than one new uverbs mapping");
+            found = m;
+        }
+    }
+    BOOST_REQUIRE_MESSAGE(found, "no new uverbs mapping");
+    return *found;
+}
+
+std::vector<uverbs_mapping> window_mappings(window_kind kind) {
+    constexpr std::uint64_t page = 4096;
+    constexpr std::uint64_t base = std::uint64_t{1} << 40;
+    constexpr std::uint64_t span = std::uint64_t{1} << 20;
+    constexpr std::uint64_t ring_len =
+        (offsetof(dibs_rdma_ring, resp_data) + page - 1) / page * page;
+    constexpr std::uint64_t own_len = sizeof(dibs_rdma_ring) / page * page;
+    std::vector<uverbs_mapping> v;
+    for (const uverbs_mapping& m : uverbs_mappings()) {
+        const std::uint64_t pgoff = m.offset / page;
+        if (pgoff < base || (pgoff - base) % span == span - 1) {
+            continue;
+        }
+        const std::uint64_t len = m.end - m.start;
+        const window_kind k = len == ring_len  ? window_kind::ring
+                              : len == own_len ? window_kind::own_ring
+                                               : window_kind::direct;
+        if (k == kind) {
+            v.push_back(m);
+        }
     }
     return v;
 }

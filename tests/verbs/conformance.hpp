@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <rdma/dibs-rdma-abi.h>
 #include <rdma/rdma_user_ioctl_cmds.h>
 #include <sys/mman.h>
 
@@ -128,6 +129,16 @@ void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time
 [[nodiscard]] int qp_method(int cmd_fd, std::uint32_t method,
                             std::span<const ib_uverbs_attr> attrs);
 
+/// Is the bypass data path on in this process (DIBS_RDMA_BYPASS is not "0")?
+[[nodiscard]] bool bypass();
+
+/// DIBS_RDMA_METHOD_QP_OPEN_RING or DIBS_RDMA_METHOD_QP_OPEN_OWN_RING (`method`, which take the
+/// same attributes) with a raw QP handle, answering into `resp_len` bytes of `resp`: 0 or the
+/// errno value.
+[[nodiscard]] int open_ring_method(int cmd_fd, std::uint32_t method, std::uint32_t qp_handle,
+                                   dibs_rdma_window_resp& resp,
+                                   std::size_t resp_len = sizeof(dibs_rdma_window_resp));
+
 /// One mapping of a uverbs file in this process.
 struct uverbs_mapping {
     std::uintptr_t start = 0;
@@ -137,6 +148,20 @@ struct uverbs_mapping {
 
 /// The uverbs mappings in /proc/self/maps.
 [[nodiscard]] std::vector<uverbs_mapping> uverbs_mappings();
+
+/// The one uverbs mapping that is in `after` but not in `before` (a test failure if there is
+/// none, or more).
+[[nodiscard]] uverbs_mapping new_mapping(const std::vector<uverbs_mapping>& before,
+                                         const std::vector<uverbs_mapping>& after);
+
+/// What a window mapping maps, told by its length: a ring window a ring's header and slots, an
+/// own-ring window a ring's whole pages, a direct window anything else (the tests' MRs are of
+/// other lengths).
+enum class window_kind { direct, ring, own_ring };
+
+/// The mappings of window data of `kind` in this process: uverbs mappings at a window offset
+/// (1 << 40 pages and up, 1 << 20 pages per window, whose last is its state page).
+[[nodiscard]] std::vector<uverbs_mapping> window_mappings(window_kind kind);
 
 /// mmap of the uverbs file `fd`: 0 or the errno value (the mapping is removed again).
 [[nodiscard]] int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot,

@@ -54,33 +54,18 @@ constexpr std::size_t ring_window_len =
 /// More than the ring's slots hold: such a SEND is the kernel's.
 constexpr std::size_t big = DIBS_RDMA_RING_SLOTS * DIBS_RDMA_SLOT_DATA + 1000;
 
-[[nodiscard]] bool bypass() {
-    const char* v = std::getenv("DIBS_RDMA_BYPASS"); // NOLINT(concurrency-mt-unsafe)
-    return v == nullptr || std::string_view{v} != "0";
-}
-
-/// The ring windows mapped in this process: uverbs mappings at a window offset (1 << 40 pages
-/// and up) of a ring window's length. Returns their start addresses.
+/// The ring windows mapped in this process: their start addresses.
 std::vector<std::uintptr_t> ring_windows() {
     std::vector<std::uintptr_t> v;
-    for (const uverbs_mapping& m : uverbs_mappings()) {
-        if (m.offset / page >= (std::uint64_t{1} << 40) && m.end - m.start == ring_window_len) {
-            v.push_back(m.start);
-        }
+    for (const uverbs_mapping& m : window_mappings(window_kind::ring)) {
+        v.push_back(m.start);
     }
     return v;
 }
 
-/// DIBS_RDMA_METHOD_QP_OPEN_RING with a raw QP handle; returns 0 or errno.
 int open_ring(int cmd_fd, std::uint32_t qp_handle, dibs_rdma_window_resp& resp,
               std::size_t resp_len = sizeof(dibs_rdma_window_resp)) {
-    std::array<ib_uverbs_attr, 2> attrs{};
-    attrs[0].attr_id = DIBS_RDMA_ATTR_OPEN_RING_QP;
-    attrs[0].data = qp_handle;
-    attrs[1].attr_id = DIBS_RDMA_ATTR_OPEN_RING_RESP;
-    attrs[1].len = static_cast<std::uint16_t>(resp_len);
-    attrs[1].data = addr_of(&resp);
-    return qp_method(cmd_fd, DIBS_RDMA_METHOD_QP_OPEN_RING, attrs);
+    return open_ring_method(cmd_fd, DIBS_RDMA_METHOD_QP_OPEN_RING, qp_handle, resp, resp_len);
 }
 
 int open_ring(ibv_qp& qp, dibs_rdma_window_resp& resp) {

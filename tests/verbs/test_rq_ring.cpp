@@ -43,24 +43,6 @@ namespace {
 constexpr std::size_t page = 4096;
 constexpr int rw = PROT_READ | PROT_WRITE;
 
-/// The one uverbs mapping that is in `after` but not in `before`.
-uverbs_mapping new_mapping(const std::vector<uverbs_mapping>& before,
-                           const std::vector<uverbs_mapping>& after) {
-    std::optional<uverbs_mapping> found;
-    for (const uverbs_mapping& m : after) {
-        bool old = false;
-        for (const uverbs_mapping& b : before) {
-            old = old || b.start == m.start;
-        }
-        if (!old) {
-            BOOST_REQUIRE_MESSAGE(!found, "create_qp mapped more than one region");
-            found = m;
-        }
-    }
-    BOOST_REQUIRE_MESSAGE(found, "create_qp mapped no receive queue ring");
-    return *found;
-}
-
 /// A connected pair on dut(); b's receive queue (13 asked for, 16 given: two pages) is the ring
 /// under test, its CQ has a completion channel.
 struct rq_fixture : lo0_device {

@@ -75,24 +75,9 @@ private:
     void* addr_;
 };
 
-/// Mappings of window data in this process: lines of /proc/self/maps of a uverbs file at a
-/// window offset (1 << 40 pages and up, 1 << 20 pages per window, whose last is its state).
+/// Direct windows mapped in this process.
 std::size_t window_mappings() {
-    std::ifstream maps{"/proc/self/maps"};
-    std::size_t n = 0;
-    for (std::string line; std::getline(maps, line);) {
-        if (line.find("uverbs") == std::string::npos) {
-            continue;
-        }
-        // "start-end perms offset ..."
-        const auto first = line.find(' ');
-        const auto second = line.find(' ', first + 1);
-        const auto pgoff = std::stoull(line.substr(second + 1), nullptr, 16) / page;
-        constexpr std::uint64_t base = std::uint64_t{1} << 40;
-        constexpr std::uint64_t span = std::uint64_t{1} << 20;
-        n += pgoff >= base && (pgoff - base) % span != span - 1 ? 1 : 0;
-    }
-    return n;
+    return conformance::window_mappings(window_kind::direct).size();
 }
 
 /// DIBS_RDMA_METHOD_QP_OPEN_WINDOW with a raw QP handle; returns 0 or errno.
