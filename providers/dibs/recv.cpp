@@ -95,6 +95,17 @@ void complete(const dibs_qp& qp, const dibs_rdma_slot_hdr& h, const dibs_rdma_re
     }
 }
 
+/// Is there a message at the ring's next slot, and a receive for it? Read without the drain, to
+/// spare an empty poll taking it: whatever the kernel is doing, it cannot want the drain from a
+/// process that does not hold it.
+bool has_work(const dibs_qp& qp, const own_ring& own) noexcept {
+    const std::uint64_t next = qp.rq.rx_cons();
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): the index is masked
+    dibs_rdma_slot& slot = own.ring().slots[next % DIBS_RDMA_RING_SLOTS];
+    return std::atomic_ref(slot.hdr.seq).load(std::memory_order_relaxed) == next + 1 &&
+           qp.rq.posted(qp.rq.cons()) != nullptr;
+}
+
 /// Drains whole messages into out while there are receives for them. Caller holds the drain.
 /// Returns true if it stopped at something for the kernel.
 bool drain(const mr_table& mrs, dibs_qp& qp, const own_ring& own, std::span<ibv_wc> out,
@@ -169,6 +180,9 @@ bool receive(dibs_qp& qp, dibs_cq& cq, std::span<ibv_wc> out, std::size_t& n) no
     }
     if (!qp.own->valid()) {
         return true; // revoked: the kernel's
+    }
+    if (!has_work(qp, *qp.own)) {
+        return false;
     }
     if (!qp.rq.claim()) {
         return false; // the kernel drains: its completions go into the CQ ring
