@@ -36,51 +36,118 @@ own_ring::own_ring(window&& win) noexcept
 
 namespace {
 
-constexpr std::uint32_t whole_message = DIBS_RDMA_SLOT_FIRST | DIBS_RDMA_SLOT_LAST;
+/// A message at the head of the ring, all of whose slots are there.
+struct whole_message {
+    std::uint64_t slots = 0;   ///< 0: some are still to come
+    dibs_rdma_slot_hdr last{}; ///< its last slot's header: the flags and the immediate
+};
 
-/// Is h a message the provider completes itself? The rest is the kernel's.
-bool is_simple(const dibs_rdma_slot_hdr& h) noexcept {
-    if ((h.flags & whole_message) != whole_message) {
-        return false;
+/// The message whose first slot is h, at index next: whole, still to come, or - malformed, or
+/// longer than the ring (the kernel consumes those slot by slot) - nullopt: the kernel's.
+std::optional<whole_message> find_message(dibs_rdma_ring& ring, std::uint64_t next,
+                                          const dibs_rdma_slot_hdr& h) noexcept {
+    if ((h.flags & DIBS_RDMA_SLOT_FIRST) == 0 || h.len > DIBS_RDMA_SLOT_DATA) {
+        return std::nullopt;
     }
-    if (h.opcode == DIBS_RDMA_MSG_SEND) {
-        return h.len == h.total && h.len <= DIBS_RDMA_SLOT_DATA;
+    if (h.opcode == DIBS_RDMA_MSG_WRITE_IMM) {
+        const bool ok = (h.flags & DIBS_RDMA_SLOT_LAST) != 0 && h.len == 0;
+        return ok ? std::optional{whole_message{1, h}} : std::nullopt;
     }
-    return h.opcode == DIBS_RDMA_MSG_WRITE_IMM && h.len == 0;
+    if (h.opcode != DIBS_RDMA_MSG_SEND ||
+        h.total > std::uint64_t{DIBS_RDMA_RING_SLOTS} * DIBS_RDMA_SLOT_DATA) {
+        return std::nullopt;
+    }
+    dibs_rdma_slot_hdr g = h;
+    std::uint64_t sum = h.len;
+    for (std::uint64_t k = 1;; ++k) {
+        if ((g.flags & DIBS_RDMA_SLOT_LAST) != 0) {
+            return sum == h.total ? std::optional{whole_message{k, g}} : std::nullopt;
+        }
+        if (k == DIBS_RDMA_RING_SLOTS) {
+            return std::nullopt;
+        }
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): the index is masked
+        dibs_rdma_slot& slot = ring.slots[(next + k) % DIBS_RDMA_RING_SLOTS];
+        if (std::atomic_ref(slot.hdr.seq).load(std::memory_order_acquire) != next + k + 1) {
+            return whole_message{}; // the rest is still to come
+        }
+        std::memcpy(&g, &slot.hdr, sizeof(g)); // once: the peer may rewrite the slot
+        if (g.opcode != DIBS_RDMA_MSG_SEND || (g.flags & DIBS_RDMA_SLOT_FIRST) != 0 ||
+            g.len > DIBS_RDMA_SLOT_DATA || g.total != h.total) {
+            return std::nullopt;
+        }
+        sum += g.len;
+    }
 }
 
-/// Places data into e's buffers if they pass the kernel's checks (dibs_rdma_place(): each
-/// buffer the data reaches, whole, in an MR of pd with local write); false leaves the message
-/// to the kernel, which completes it with the error.
-bool place(const mr_table& mrs, const ibv_pd* pd, const dibs_rdma_recv_wqe& e,
-           std::span<const std::byte> data) noexcept {
+/// The buffers of e that total bytes reach, if they pass the kernel's checks
+/// (dibs_rdma_place(): each, whole, in an MR of pd with local write); nullopt leaves the
+/// message to the kernel, which completes it with the error.
+std::optional<std::span<const ib_uverbs_sge>> receive_buffers(const mr_table& mrs, const ibv_pd* pd,
+                                                              const dibs_rdma_recv_wqe& e,
+                                                              std::uint64_t total) noexcept {
     const std::span<const ib_uverbs_sge> sges =
         std::span{e.sge}.first(std::min<std::size_t>(e.num_sge, DIBS_RDMA_MAX_SGE));
-    std::size_t left = data.size();
-    std::size_t used = 0; // buffers the data reaches
+    std::uint64_t left = total;
+    std::size_t used = 0;
     for (; used < sges.size() && left != 0; ++used) {
         const ib_uverbs_sge& sge = sges[used];
         if (sge.length != 0 &&
             !mrs.check(sge.lkey, pd, sge.addr, sge.length, IBV_ACCESS_LOCAL_WRITE)) {
-            return false;
+            return std::nullopt;
         }
-        left -= std::min<std::size_t>(left, sge.length);
+        left -= std::min<std::uint64_t>(left, sge.length);
     }
     if (left != 0) {
-        return false; // too long for the receive
+        return std::nullopt; // too long for the receive
     }
-    for (const ib_uverbs_sge& sge : sges.first(used)) {
-        const std::size_t len = std::min<std::size_t>(data.size(), sge.length);
+    return sges.first(used);
+}
+
+/// Copies data into the buffers sges, at byte off of them (which receive_buffers() checked).
+void scatter(std::span<const ib_uverbs_sge> sges, std::uint64_t off,
+             std::span<const std::byte> data) noexcept {
+    for (const ib_uverbs_sge& sge : sges) {
+        if (data.empty()) {
+            break;
+        }
+        if (off >= sge.length) {
+            off -= sge.length;
+            continue;
+        }
+        const std::size_t len = std::min<std::uint64_t>(data.size(), sge.length - off);
         // NOLINTNEXTLINE(performance-no-int-to-ptr,cppcoreguidelines-pro-type-reinterpret-cast)
-        std::memcpy(reinterpret_cast<void*>(sge.addr), data.data(), len);
+        std::memcpy(reinterpret_cast<void*>(sge.addr + off), data.data(), len);
         data = data.subspan(len);
+        off = 0;
+    }
+}
+
+/// Places the SEND m, whose first slot is at next, into e's buffers; false: the kernel's.
+bool place(const mr_table& mrs, const ibv_pd* pd, const dibs_rdma_recv_wqe& e, dibs_rdma_ring& ring,
+           std::uint64_t next, const dibs_rdma_slot_hdr& first, const whole_message& m) noexcept {
+    const auto bufs = receive_buffers(mrs, pd, e, first.total);
+    if (!bufs) {
+        return false;
+    }
+    std::uint64_t off = 0;
+    for (std::uint64_t k = 0; k < m.slots; ++k) {
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): the index is masked
+        dibs_rdma_slot& slot = ring.slots[(next + k) % DIBS_RDMA_RING_SLOTS];
+        // find_message() checked the lengths; bound them again, the peer may rewrite them
+        const auto len =
+            std::min<std::uint64_t>({std::atomic_ref(slot.hdr.len).load(std::memory_order_relaxed),
+                                     DIBS_RDMA_SLOT_DATA, first.total - off});
+        scatter(*bufs, off, std::as_bytes(std::span{slot.data}).first(len));
+        off += len;
     }
     return true;
 }
 
-/// The completion of message h into receive e, as the kernel writes it.
-void complete(const dibs_qp& qp, const dibs_rdma_slot_hdr& h, const dibs_rdma_recv_wqe& e,
-              ibv_wc& wc) noexcept {
+/// The completion of the message whose first and last slot headers are h and last, into
+/// receive e, as the kernel writes it.
+void complete(const dibs_qp& qp, const dibs_rdma_slot_hdr& h, const dibs_rdma_slot_hdr& last,
+              const dibs_rdma_recv_wqe& e, ibv_wc& wc) noexcept {
     wc = ibv_wc{};
     wc.wr_id = e.wr_id;
     wc.status = IBV_WC_SUCCESS;
@@ -89,9 +156,9 @@ void complete(const dibs_qp& qp, const dibs_rdma_slot_hdr& h, const dibs_rdma_re
     wc.qp_num = qp.ibqp.qp_num;
     wc.src_qp = h.src_qpn;
     wc.slid = static_cast<std::uint16_t>(h.slid);
-    if ((h.flags & DIBS_RDMA_SLOT_IMM) != 0) {
+    if ((last.flags & DIBS_RDMA_SLOT_IMM) != 0) {
         wc.wc_flags = IBV_WC_WITH_IMM;
-        wc.imm_data = h.imm;
+        wc.imm_data = last.imm;
     }
 }
 
@@ -119,7 +186,7 @@ bool drain(const mr_table& mrs, dibs_qp& qp, const own_ring& own, std::span<ibv_
     std::uint64_t next = qp.rq.rx_cons();
     std::uint32_t rq_next = qp.rq.cons();
     bool kernel = false;
-    for (; n < out.size(); ++n, ++next, ++rq_next) {
+    for (; n < out.size(); ++n, ++rq_next) {
         // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): the index is masked
         dibs_rdma_slot& slot = ring.slots[next % DIBS_RDMA_RING_SLOTS];
         // pairs with the sender's release of seq after the slot's body
@@ -128,20 +195,21 @@ bool drain(const mr_table& mrs, dibs_qp& qp, const own_ring& own, std::span<ibv_
         }
         dibs_rdma_slot_hdr h{};
         std::memcpy(&h, &slot.hdr, sizeof(h)); // once: the peer may rewrite the slot
-        if (!is_simple(h)) {
+        const std::optional<whole_message> m = find_message(ring, next, h);
+        if (!m) {
             kernel = true;
             break;
         }
         const dibs_rdma_recv_wqe* e = qp.rq.posted(rq_next);
-        if (e == nullptr) {
-            break; // the message waits for a receive
+        if (m->slots == 0 || e == nullptr) {
+            break; // the message is still being written, or waits for a receive
         }
-        if (h.opcode == DIBS_RDMA_MSG_SEND &&
-            !place(mrs, qp.ibqp.pd, *e, std::as_bytes(std::span{slot.data}).first(h.len))) {
+        if (h.opcode == DIBS_RDMA_MSG_SEND && !place(mrs, qp.ibqp.pd, *e, ring, next, h, *m)) {
             kernel = true;
             break;
         }
-        complete(qp, h, *e, out[n]);
+        complete(qp, h, m->last, *e, out[n]);
+        next += m->slots;
     }
     if (n == first) {
         return kernel;

@@ -5,9 +5,10 @@
 // process" in the uapi header). Holding the drain, the provider matches each whole message with
 // the next entry of the receive queue ring (rq.hpp), places a SEND's data into its buffers after
 // the checks the kernel makes (mr_table), and completes it straight into the caller's ibv_wc
-// array - after whatever the kernel completed before, which the CQ ring holds. Anything else -
-// a message of several slots, a receive whose buffers fail the checks, an armed CQ, a kernel
-// that asked for the drain - goes to the kernel: one POLL_CQ command, whose completions follow.
+// array - after whatever the kernel completed before, which the CQ ring holds. A message of
+// several slots waits until all of them are there. Anything else - a message longer than the
+// ring, a receive whose buffers fail the checks, an armed CQ, a kernel that asked for the drain
+// - goes to the kernel: one POLL_CQ command, whose completions follow.
 #ifndef DIBS_PROVIDER_RECV_HPP
 #define DIBS_PROVIDER_RECV_HPP
 

@@ -173,9 +173,9 @@ struct dibs_rdma_rq_ring {
  * stop signalling; the kernel sets it again, before it drains, whenever the
  * CQ is armed. Errors of the method: EINVAL (not RC, not in RTR or RTS),
  * EOPNOTSUPP (no such rings on this QP or device), ENOSPC (as for windows). It completes only whole messages that need no checks beyond
- * the local ones: a SEND in one slot into a receive whose buffers pass the
- * checks of POST_RECV (local write, in an MR of the QP's PD), or a
- * WRITE_WITH_IMM. At anything else it stops and makes a POLL_CQ command:
+ * the local ones: a SEND all of whose slots are in the ring, into a receive
+ * whose buffers pass the checks of POST_RECV (local write, in an MR of the
+ * QP's PD), or a WRITE_WITH_IMM. At anything else it stops and makes a POLL_CQ command:
  * the kernel completes it, with an error where that is the outcome.
  *
  * What the process writes here only misleads its own QP: the kernel checks
