@@ -12,6 +12,9 @@
 //                 the provider nor the kernel delivers a message; arming the CQ makes the
 //                 kernel ask for the drain (RX_PENDING); once it is given back, the message
 //                 completes, and the armed CQ's event fires
+//   no_syscalls   a ping of SENDs of one and of several slots - post_recv, post_send, both
+//                 polls - makes no system call with the bypass data path (counted with the
+//                 raw_syscalls:sys_enter tracepoint), and does with DIBS_RDMA_BYPASS=0
 //   bad_input     DIBS_RDMA_METHOD_QP_OPEN_OWN_RING before RTR, on a bad handle, with a short
 //                 response; its mmap rules; a modify revokes it
 //
@@ -20,18 +23,24 @@
 // kernel log is checked by the VM runner.
 #include "conformance.hpp"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <optional>
 #include <string_view>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
+#include <linux/perf_event.h>
 #include <rdma/dibs-rdma-abi.h>
 #include <rdma/dibs-rdma-wire.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace dibs::conformance {
 namespace {
@@ -39,6 +48,40 @@ namespace {
 constexpr std::size_t page = 4096;
 /// An own-ring window maps the ring's whole pages.
 constexpr std::size_t own_window_len = sizeof(dibs_rdma_ring) / page * page;
+
+/// Counts this thread's system calls from construction on: a perf counter on the
+/// raw_syscalls:sys_enter tracepoint (root; tracefs under the VM's debugfs).
+class syscall_counter {
+public:
+    syscall_counter() {
+        std::ifstream id_file{"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id"};
+        std::uint64_t id = 0;
+        BOOST_REQUIRE_MESSAGE(id_file >> id, "no raw_syscalls:sys_enter tracepoint in tracefs");
+        perf_event_attr attr{};
+        attr.type = PERF_TYPE_TRACEPOINT;
+        attr.size = sizeof(attr);
+        attr.config = id;
+        attr.exclude_kernel = 0;
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): perf_event_open(2) has no wrapper
+        fd_ = static_cast<int>(::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+        BOOST_REQUIRE_MESSAGE(fd_ >= 0, "perf_event_open: " << std::strerror(errno));
+    }
+    ~syscall_counter() { ::close(fd_); }
+    syscall_counter(const syscall_counter&) = delete;
+    syscall_counter& operator=(const syscall_counter&) = delete;
+    syscall_counter(syscall_counter&&) = delete;
+    syscall_counter& operator=(syscall_counter&&) = delete;
+
+    /// System calls so far, this read's own included.
+    [[nodiscard]] std::uint64_t count() const {
+        std::uint64_t n = 0;
+        BOOST_REQUIRE(::read(fd_, &n, sizeof(n)) == static_cast<ssize_t>(sizeof(n)));
+        return n;
+    }
+
+private:
+    int fd_ = -1;
+};
 
 /// Does pred() hold within recv_timeout? A kernel drain (a signal's) may still be giving the
 /// drain back when its completion is seen.
@@ -168,6 +211,50 @@ BOOST_AUTO_TEST_CASE(handover) {
     send(30);
     check_received(3, 30);
     BOOST_TEST(eventually([&] { return std::atomic_ref(rq().rx_cons).load() == 3U; }));
+}
+
+BOOST_AUTO_TEST_CASE(no_syscalls) {
+    // 10000 bytes: three slots
+    constexpr std::array<std::size_t, 4> lens{2, 100, 4000, 10000};
+    ibv_sge rsg = buf.sge(32768, 16384);
+    ibv_recv_wr rwr{.wr_id = 0, .next = nullptr, .sg_list = &rsg, .num_sge = 1};
+    ibv_sge ssg{};
+    ibv_send_wr swr = send_wr(IBV_WR_SEND, {&ssg, 1});
+    ibv_recv_wr* bad_rwr = nullptr;
+    ibv_send_wr* bad_swr = nullptr;
+    ibv_wc wc{};
+    // one ping: what the loop below does, also to open the windows
+    const auto ping = [&](std::size_t len) {
+        ssg = buf.sge(0, len);
+        bool ok = ibv_post_recv(qb.get(), &rwr, &bad_rwr) == 0;
+        ok = ok && ibv_post_send(qa.get(), &swr, &bad_swr) == 0;
+        int got = 0;
+        while (ok && (got = ibv_poll_cq(ca.get(), 1, &wc)) == 0) {
+        }
+        ok = ok && got == 1 && wc.status == IBV_WC_SUCCESS;
+        while (ok && (got = ibv_poll_cq(cb.get(), 1, &wc)) == 0) {
+        }
+        return ok && got == 1 && wc.status == IBV_WC_SUCCESS && wc.byte_len == len;
+    };
+    for (const std::size_t len : lens) {
+        BOOST_REQUIRE(ping(len));
+    }
+    const syscall_counter counter;
+    const std::uint64_t start = counter.count();
+    bool ok = true;
+    for (int round = 0; round < 10; ++round) {
+        for (const std::size_t len : lens) {
+            ok = ok && ping(len);
+        }
+    }
+    const std::uint64_t calls = counter.count() - start - 1; // the second read
+    BOOST_TEST(ok, "every ping completed");
+    if (bypass()) {
+        BOOST_TEST(calls == 0U, calls << " system calls in 40 pings");
+    } else {
+        BOOST_TEST(calls >= 40U, "the kernel path makes system calls (the counter counts)");
+    }
+    check_bytes(buf.part(32768, lens.back()), buf.part(0, lens.back()), "the last message");
 }
 
 BOOST_AUTO_TEST_CASE(bad_input) {
