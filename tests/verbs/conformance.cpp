@@ -242,6 +242,24 @@ int open_ring_method(int cmd_fd, std::uint32_t method, std::uint32_t qp_handle,
     return qp_method(cmd_fd, method, attrs);
 }
 
+void check_ring_window_mmap(int fd, const dibs_rdma_window_resp& resp, std::string_view what) {
+    constexpr std::size_t page = 4096;
+    constexpr int rw = PROT_READ | PROT_WRITE;
+    BOOST_TEST_CONTEXT(what) {
+        BOOST_TEST(try_mmap(fd, resp.mmap_offset, resp.length, rw) == 0);
+        BOOST_TEST(try_mmap(fd, resp.mmap_offset, resp.length + page, rw) == EINVAL,
+                   "past the end");
+        BOOST_TEST(try_mmap(fd, resp.mmap_offset + resp.length, page, PROT_READ) == EINVAL,
+                   "behind the window's pages");
+        BOOST_TEST(try_mmap(fd, resp.mmap_offset, page, rw, MAP_PRIVATE) == EINVAL, "MAP_PRIVATE");
+        BOOST_TEST(try_mmap(fd, resp.state_offset, page, PROT_READ) == 0);
+        BOOST_TEST(try_mmap(fd, resp.state_offset, page, rw) == EACCES, "writable state page");
+        const context_ptr other = open_device(dut());
+        BOOST_TEST(try_mmap(other->cmd_fd, resp.mmap_offset, page, PROT_READ) == EACCES,
+                   "another context's window");
+    }
+}
+
 std::vector<uverbs_mapping> uverbs_mappings() {
     std::ifstream maps{"/proc/self/maps"};
     std::vector<uverbs_mapping> v;

@@ -139,6 +139,11 @@ void check_no_completion(ibv_cq& cq, std::chrono::milliseconds time = quiet_time
                                    dibs_rdma_window_resp& resp,
                                    std::size_t resp_len = sizeof(dibs_rdma_window_resp));
 
+/// The mmap rules of a ring or own-ring window that `resp` describes, on the uverbs file `fd`
+/// of dut(): all of it maps shared and writable, nothing past its end, not privately; its
+/// state page read-only; not from another context. `what` names the window in failures.
+void check_ring_window_mmap(int fd, const dibs_rdma_window_resp& resp, std::string_view what);
+
 /// One mapping of a uverbs file in this process.
 struct uverbs_mapping {
     std::uintptr_t start = 0;

@@ -274,14 +274,7 @@ BOOST_AUTO_TEST_CASE(bad_input) {
     BOOST_TEST(resp.iova == 0U);
     BOOST_TEST(resp.length == own_window_len);
     BOOST_TEST(resp.access == static_cast<std::uint32_t>(IBV_ACCESS_REMOTE_WRITE));
-    constexpr int rw = PROT_READ | PROT_WRITE;
-    BOOST_TEST(try_mmap(fd, resp.mmap_offset, resp.length, rw) == 0);
-    BOOST_TEST(try_mmap(fd, resp.mmap_offset, resp.length + page, rw) == EINVAL, "past the end");
-    BOOST_TEST(try_mmap(fd, resp.mmap_offset, page, rw, MAP_PRIVATE) == EINVAL, "MAP_PRIVATE");
-    BOOST_TEST(try_mmap(fd, resp.state_offset, page, rw) == EACCES, "writable state page");
-    const context_ptr other = open_device(dut());
-    BOOST_TEST(try_mmap(other->cmd_fd, resp.mmap_offset, page, PROT_READ) == EACCES,
-               "another context's own-ring window");
+    check_ring_window_mmap(fd, resp, "own-ring window");
     // every modify revokes it
     qp_to_rts(*q);
     BOOST_TEST(try_mmap(fd, resp.mmap_offset, page, PROT_READ) == EINVAL, "a revoked window");
