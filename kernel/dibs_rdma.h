@@ -27,6 +27,8 @@
 #define DIBS_RDMA_MAX_CQE	65536
 #define DIBS_RDMA_MAX_WR	4096
 #define DIBS_RDMA_MAX_INLINE	256
+/* entries of a send queue ring: one batch, executed during its doorbell */
+#define DIBS_RDMA_SQ_WQES	64
 #define DIBS_RDMA_MAX_MR	0x100000
 /* a remotely accessible MR is one DMB: at most this long */
 #define DIBS_RDMA_MAX_MR_SIZE	BIT_ULL(31)
@@ -192,6 +194,17 @@ struct dibs_rdma_qp {
 	bool ring_shared;
 	/* bounce buffer for one outgoing slot (sq_lock) */
 	struct dibs_rdma_slot *tx_slot;
+	/*
+	 * The send queue ring (the uapi header), NULL without the provider's
+	 * response buffer. The process writes it, so prod and the entries are
+	 * untrusted: each entry is copied once, then checked as POST_SEND
+	 * checks a work request. sq_cons is the kernel's own copy of cons.
+	 * Guarded by sq_lock.
+	 */
+	struct dibs_rdma_sq_ring *sq_ring;
+	struct dibs_rdma_send_wqe *sq_wqe;	/* the entries after *sq_ring */
+	struct dibs_rdma_mmap_entry *sq_entry;	/* owns sq_ring */
+	u32 sq_cons;
 	/* the id of our last request to a placed peer (sq_lock) */
 	u64 req_id;
 	/* the connection to a peer in another kernel */
@@ -282,7 +295,8 @@ void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_fatal(struct dibs_rdma_qp *qp);
 
 /* dibs_rdma_resp.c */
-int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata);
+int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata,
+			struct dibs_rdma_create_qp_resp *resp);
 void dibs_rdma_rq_destroy(struct dibs_rdma_qp *qp);
 void dibs_rdma_rq_reset(struct dibs_rdma_qp *qp);
 void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp);
@@ -308,6 +322,9 @@ int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 			const struct ib_send_wr **bad_wr);
 void dibs_rdma_detach_peer(struct dibs_rdma_qp *qp);
 struct dibs_rdma_wqe_ctx *dibs_rdma_wqe_ctx_alloc(void);
+int dibs_rdma_sq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata,
+			struct dibs_rdma_create_qp_resp *resp);
+void dibs_rdma_sq_destroy(struct dibs_rdma_qp *qp);
 
 /* dibs_rdma_window.c */
 extern const struct uapi_definition dibs_rdma_uapi_defs[];

@@ -78,10 +78,15 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 {
 	struct dibs_rdma_dev *ddev = to_ddev(ibqp->device);
 	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	struct dibs_rdma_create_qp_resp resp = {};
 	struct ib_qp_cap *cap = &attr->cap;
 	struct dibs_rdma_cq *rcq;
 	u32 qpn;
 	int rc;
+
+	/* the provider's response buffer: both queues are rings it maps */
+	if (udata && udata->outlen < sizeof(resp))
+		udata = NULL;
 
 	if (attr->qp_type != IB_QPT_RC || attr->srq || attr->create_flags)
 		return -EOPNOTSUPP;
@@ -113,13 +118,21 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 		rc = -ENOMEM;
 		goto err_free;
 	}
-	rc = dibs_rdma_rq_create(qp, udata);
+	rc = dibs_rdma_rq_create(qp, udata, &resp);
 	if (rc)
 		goto err_free;
+	if (udata) {
+		rc = dibs_rdma_sq_create(qp, udata, &resp);
+		if (rc)
+			goto err_rq;
+		rc = ib_copy_to_udata(udata, &resp, sizeof(resp));
+		if (rc)
+			goto err_sq;
+	}
 	qp->ring_dmb.dmb_len = sizeof(struct dibs_rdma_ring);
 	rc = dibs_register_dmb(ddev->dibs, &qp->ring_dmb, &dibs_rdma_client);
 	if (rc)
-		goto err_rq;
+		goto err_sq;
 	qp->ring = qp->ring_dmb.cpu_addr;
 	qp->ring->armed = 1;	/* until a drain finds the receive CQ unarmed */
 
@@ -142,6 +155,8 @@ err_qpn:
 	xa_erase(&ddev->qps, qpn);
 err_dmb:
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+err_sq:
+	dibs_rdma_sq_destroy(qp);
 err_rq:
 	dibs_rdma_rq_destroy(qp);
 err_free:
@@ -168,6 +183,7 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	dibs_rdma_detach_peer(qp);
 	dibs_rdma_resp_reset(qp);
 	dibs_unregister_dmb(ddev->dibs, &qp->ring_dmb);
+	dibs_rdma_sq_destroy(qp);
 	dibs_rdma_rq_destroy(qp);
 	kfree(qp->wqe_ctx);
 	kfree(qp->tx_slot);

@@ -2,7 +2,9 @@
 /*
  * dibs_rdma: the requester - post_send.
  *
- * Work requests execute synchronously in the caller's context, in order.
+ * Work requests execute synchronously in the caller's context, in order:
+ * those of a POST_SEND command, or the entries of the send queue ring that
+ * the process wrote before its doorbell (dibs_rdma_sq_drain()).
  * To a direct peer (dibs_rdma_fabric.h):
  *   RDMA WRITE		dibs move_data() into the target MR's DMB
  *   RDMA READ, atomics	attach_dmb() of the target MR's DMB, copy or atomic
@@ -46,6 +48,14 @@ struct dibs_rdma_wqe_ctx {
 	u8 inline_buf[DIBS_RDMA_MAX_INLINE];
 	/* the connected peer (peer.dev is NULL while not connected) */
 	struct dibs_rdma_peer peer;
+	/* a send queue ring entry, copied, and the work request made of it */
+	struct dibs_rdma_send_wqe sq_wqe;
+	union {
+		struct ib_send_wr send;
+		struct ib_rdma_wr rdma;
+		struct ib_atomic_wr atomic;
+	} sq_wr;
+	struct ib_sge sq_sge[DIBS_RDMA_MAX_SGE];
 };
 
 /* One per QP, reused for every work request under sq_lock. */
@@ -575,8 +585,9 @@ out:
 }
 
 /*
- * POST_SEND without work requests: the provider wrote a message into the
- * peer's ring through its ring window, and the owner asked for a signal.
+ * POST_SEND without work requests and an empty send queue ring: the
+ * provider wrote a message into the peer's ring through its ring window,
+ * and the owner asked for a signal.
  * Nothing to report: a peer that is gone shows in the next work request.
  */
 static void dibs_rdma_doorbell(struct dibs_rdma_qp *qp)
@@ -611,46 +622,172 @@ static bool dibs_rdma_opcode_ok(enum ib_wr_opcode op)
 	}
 }
 
-int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
-			const struct ib_send_wr **bad_wr)
+/* Execute one work request, or flush it in the error state: 0 or -EINVAL. */
+static int dibs_rdma_post_one(struct dibs_rdma_qp *qp,
+			      const struct ib_send_wr *wr)
 {
-	struct dibs_rdma_qp *qp = to_dqp(ibqp);
-	struct dibs_rdma_cq *scq = to_dcq(ibqp->send_cq);
-	int rc = 0;
+	struct ib_wc wc = {
+		.wr_id = wr->wr_id,
+		.opcode = dibs_rdma_wc_opcode(wr->opcode),
+		.qp = &qp->ibqp,
+	};
+	enum ib_qp_state state = READ_ONCE(qp->state);
 
-	mutex_lock(&qp->sq_lock);
-	if (!wr)
-		dibs_rdma_doorbell(qp);
-	for (; wr; wr = wr->next) {
-		struct ib_wc wc = {
-			.wr_id = wr->wr_id,
-			.opcode = dibs_rdma_wc_opcode(wr->opcode),
-			.qp = ibqp,
-		};
-		enum ib_qp_state state = READ_ONCE(qp->state);
-
-		if (!dibs_rdma_opcode_ok(wr->opcode) || wr->num_sge < 0 ||
-		    wr->num_sge > qp->cap.max_send_sge ||
-		    (state != IB_QPS_RTS && state != IB_QPS_ERR)) {
-			rc = -EINVAL;
-			break;
-		}
-		if (state == IB_QPS_ERR) {
-			wc.status = IB_WC_WR_FLUSH_ERR;
-			dibs_rdma_cq_post(scq, &wc, false);
-			continue;
-		}
+	lockdep_assert_held(&qp->sq_lock);
+	if (!dibs_rdma_opcode_ok(wr->opcode) || wr->num_sge < 0 ||
+	    wr->num_sge > qp->cap.max_send_sge ||
+	    (state != IB_QPS_RTS && state != IB_QPS_ERR))
+		return -EINVAL;
+	if (state == IB_QPS_ERR) {
+		wc.status = IB_WC_WR_FLUSH_ERR;
+	} else {
 		wc.status = dibs_rdma_execute(qp, wr);
 		if (wc.status != IB_WC_SUCCESS) {
 			dibs_rdma_detach_peer(qp);
 			dibs_rdma_qp_error(qp);
 		}
-		if (wc.status != IB_WC_SUCCESS || qp->sig_all ||
-		    (wr->send_flags & IB_SEND_SIGNALED))
-			dibs_rdma_cq_post(scq, &wc, false);
 	}
-	if (rc)
-		*bad_wr = wr;
+	if (wc.status != IB_WC_SUCCESS || qp->sig_all ||
+	    (wr->send_flags & IB_SEND_SIGNALED))
+		dibs_rdma_cq_post(to_dcq(qp->ibqp.send_cq), &wc, false);
+	return 0;
+}
+
+/*
+ * The send queue ring (the uapi header, "Send queue ring") of a new QP whose
+ * process gave the provider's response buffer (@udata), described in @resp.
+ */
+int dibs_rdma_sq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata,
+			struct dibs_rdma_create_qp_resp *resp)
+{
+	size_t len = PAGE_ALIGN(DIBS_RDMA_SQ_RING_ENTRIES +
+				DIBS_RDMA_SQ_WQES * sizeof(*qp->sq_wqe));
+	struct dibs_rdma_mmap_entry *e;
+
+	e = dibs_rdma_mmap_alloc(udata, len);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	qp->sq_entry = e;
+	qp->sq_ring = e->vaddr;
+	qp->sq_wqe = e->vaddr + DIBS_RDMA_SQ_RING_ENTRIES;
+	resp->sq_mmap_offset = rdma_user_mmap_get_offset(&e->rdma);
+	resp->sq_mmap_len = len;
+	resp->sq_num_wqe = DIBS_RDMA_SQ_WQES;
+	return 0;
+}
+
+/* Nothing reads the ring any more; a mapping the process still has keeps it. */
+void dibs_rdma_sq_destroy(struct dibs_rdma_qp *qp)
+{
+	if (qp->sq_entry)
+		rdma_user_mmap_entry_remove(&qp->sq_entry->rdma);
+	qp->sq_entry = NULL;
+	qp->sq_ring = NULL;
+	qp->sq_wqe = NULL;
+}
+
+/*
+ * Entry @idx of the send queue ring, copied out of the process's reach and
+ * made a work request in the QP's context, or NULL if no work request has
+ * so many SGEs. The rest is checked by dibs_rdma_post_one().
+ */
+static const struct ib_send_wr *dibs_rdma_sq_entry(struct dibs_rdma_qp *qp,
+						   u32 idx)
+{
+	struct dibs_rdma_wqe_ctx *c = qp->wqe_ctx;
+	const struct dibs_rdma_send_wqe *e = &c->sq_wqe;
+	struct ib_send_wr *wr = &c->sq_wr.send;
+	u32 i;
+
+	memcpy(&c->sq_wqe, &qp->sq_wqe[idx % DIBS_RDMA_SQ_WQES], sizeof(*e));
+	if (e->num_sge > DIBS_RDMA_MAX_SGE)
+		return NULL;
+	for (i = 0; i < e->num_sge; i++) {
+		c->sq_sge[i].addr = e->sge[i].addr;
+		c->sq_sge[i].length = e->sge[i].length;
+		c->sq_sge[i].lkey = e->sge[i].lkey;
+	}
+	memset(&c->sq_wr, 0, sizeof(c->sq_wr));
+	wr->wr_id = e->wr_id;
+	wr->sg_list = c->sq_sge;
+	wr->num_sge = e->num_sge;
+	wr->opcode = e->opcode;
+	wr->send_flags = e->send_flags;
+	wr->ex.imm_data = (__force __be32)e->imm_data;
+	switch (wr->opcode) {
+	case IB_WR_ATOMIC_CMP_AND_SWP:
+	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		c->sq_wr.atomic.remote_addr = e->remote_addr;
+		c->sq_wr.atomic.compare_add = e->compare_add;
+		c->sq_wr.atomic.swap = e->swap;
+		c->sq_wr.atomic.rkey = e->rkey;
+		break;
+	default:
+		c->sq_wr.rdma.remote_addr = e->remote_addr;
+		c->sq_wr.rdma.rkey = e->rkey;
+		break;
+	}
+	return wr;
+}
+
+/*
+ * The doorbell of a send queue ring with entries up to @prod: execute them
+ * in order. An entry refused ends it (the uapi header): 0 or -EINVAL.
+ */
+static int dibs_rdma_sq_drain(struct dibs_rdma_qp *qp, u32 prod)
+{
+	struct dibs_rdma_sq_ring *ring = qp->sq_ring;
+	u32 bad = qp->sq_cons;
+	int rc = -EINVAL;
+
+	lockdep_assert_held(&qp->sq_lock);
+	if (prod - qp->sq_cons > DIBS_RDMA_SQ_WQES)
+		goto refuse;
+	for (; qp->sq_cons != prod; qp->sq_cons++) {
+		const struct ib_send_wr *wr = dibs_rdma_sq_entry(qp, qp->sq_cons);
+
+		rc = wr ? dibs_rdma_post_one(qp, wr) : -EINVAL;
+		if (rc) {
+			bad = qp->sq_cons;
+			goto refuse;
+		}
+	}
+	/* the entries were copied: the process may write them again */
+	smp_store_release(&ring->cons, qp->sq_cons);
+	return 0;
+
+refuse:
+	WRITE_ONCE(ring->bad, bad);
+	qp->sq_cons = prod;
+	/* bad before cons: the process reads cons, then bad */
+	smp_store_release(&ring->cons, prod);
+	return rc;
+}
+
+int dibs_rdma_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+			const struct ib_send_wr **bad_wr)
+{
+	struct dibs_rdma_qp *qp = to_dqp(ibqp);
+	int rc = 0;
+
+	mutex_lock(&qp->sq_lock);
+	if (!wr) {
+		/* pairs with the process's release of prod: the entries are written */
+		u32 prod = qp->sq_ring ? smp_load_acquire(&qp->sq_ring->prod) :
+					 qp->sq_cons;
+
+		if (prod != qp->sq_cons)
+			rc = dibs_rdma_sq_drain(qp, prod);
+		else
+			dibs_rdma_doorbell(qp);
+	}
+	for (; wr; wr = wr->next) {
+		rc = dibs_rdma_post_one(qp, wr);
+		if (rc) {
+			*bad_wr = wr;
+			break;
+		}
+	}
 	mutex_unlock(&qp->sq_lock);
 	return rc;
 }

@@ -240,20 +240,19 @@ err_broken:
 
 /*
  * The receive queue of a new QP, for qp->cap.max_recv_wr (a power of two)
- * receives. With the provider's response buffer (@udata), the ring is
- * memory the process maps; otherwise the QP owns it.
+ * receives. With @udata (the provider's response buffer), the ring is
+ * memory the process maps, described in @resp; otherwise the QP owns it.
  */
-int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata)
+int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata,
+			struct dibs_rdma_create_qp_resp *resp)
 {
-	struct dibs_rdma_create_qp_resp resp = {};
 	struct dibs_rdma_mmap_entry *e;
 	size_t len;
-	int rc;
 
 	qp->rq_num = qp->cap.max_recv_wr;
 	len = PAGE_ALIGN(DIBS_RDMA_RQ_RING_ENTRIES +
 			 array_size(qp->rq_num, sizeof(*qp->rq_wqe)));
-	if (!udata || udata->outlen < sizeof(resp)) {
+	if (!udata) {
 		qp->rq_ring = vzalloc(len);
 		if (!qp->rq_ring)
 			return -ENOMEM;
@@ -266,13 +265,10 @@ int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata)
 	qp->rq_entry = e;
 	qp->rq_ring = e->vaddr;
 	qp->rq_wqe = e->vaddr + DIBS_RDMA_RQ_RING_ENTRIES;
-	resp.mmap_offset = rdma_user_mmap_get_offset(&e->rdma);
-	resp.mmap_len = len;
-	resp.num_wqe = qp->rq_num;
-	rc = ib_copy_to_udata(udata, &resp, sizeof(resp));
-	if (rc)
-		dibs_rdma_rq_destroy(qp);
-	return rc;
+	resp->mmap_offset = rdma_user_mmap_get_offset(&e->rdma);
+	resp->mmap_len = len;
+	resp->num_wqe = qp->rq_num;
+	return 0;
 }
 
 /* Nothing reads the ring any more; a mapping the process still has keeps it. */

@@ -19,6 +19,7 @@
 #include "recv.hpp"
 #include "rq.hpp"
 #include "send.hpp"
+#include "sq.hpp"
 #include "verbs_abi.hpp"
 
 #include <cerrno>
@@ -98,7 +99,7 @@ struct dibs_cq {
     std::size_t next_rqp = 0;   ///< where the next poll starts among them
 };
 
-/// A QP, its receive queue ring, and what the bypass data path keeps about it.
+/// A QP, its queue rings, and what the bypass data path keeps about it.
 struct dibs_qp {
     ibv_qp ibqp;
     std::mutex sq_lock; ///< serialises post_send, and modify_qp against it
@@ -111,6 +112,7 @@ struct dibs_qp {
     bool sig_all = false;
     ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp (both locks)
     // the rest: sq_lock
+    send_ring sq;
     bool no_windows = false; ///< the kernel said this connection cannot have any
     std::vector<std::unique_ptr<window>> windows;
     std::unordered_set<std::uint32_t> refused; ///< rkeys the kernel opened no window onto
@@ -229,7 +231,7 @@ int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept;
 int req_notify_cq(ibv_cq* ibcq, int solicited_only) noexcept;
 
 // qp.cpp: queue pairs; receives go into the receive queue ring (rq.hpp), sends to bypass.hpp
-// or the POST_SEND command.
+// or the send queue ring (sq.hpp).
 ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept;
 int modify_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask) noexcept;
 int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* init_attr) noexcept;

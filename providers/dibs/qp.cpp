@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // Queue pairs: create, modify, query and destroy are the uverbs commands. post_send executes
-// what it can itself (bypass.hpp) and posts the rest to the kernel driver with POST_SEND, one
-// command per run of consecutive WRs (kernel/dibs_rdma_req.c); post_recv writes the receive
+// what it can itself (bypass.hpp) and writes the rest into the send queue ring (sq.hpp), one
+// doorbell per run of consecutive WRs (kernel/dibs_rdma_req.c); post_recv writes the receive
 // queue ring (rq.hpp, kernel/dibs_rdma_resp.c), which the receive CQ's poll_cq drains
 // (recv.hpp). With DIBS_RDMA_BYPASS=0 all are the uverbs commands.
 #include "dibs.hpp"
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 
@@ -19,55 +21,57 @@ namespace {
 using create_qp_resp = driver_resp<ib_uverbs_create_qp_resp, dibs_rdma_create_qp_resp>;
 static_assert(offsetof(create_qp_resp, drv) == sizeof(ib_uverbs_create_qp_resp));
 
-/// Consecutive WRs for the kernel, copied and linked so that one POST_SEND takes them all.
+/// Consecutive WRs for the kernel, written into the send queue ring so that one doorbell takes
+/// them all.
 class kernel_run {
 public:
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): copies_, orig_ (below)
-    explicit kernel_run(ibv_qp& qp) noexcept : qp_(qp) {}
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): orig_ (below)
+    explicit kernel_run(dibs_qp& qp) noexcept : qp_(qp) {}
 
-    /// Adds wr; posts the run first if it is full. Returns 0 or an errno (bad_wr set).
+    /// Adds wr; rings first if the batch is full. Returns 0 or an errno (bad_wr set): what came
+    /// before a WR refused is executed.
     int add(ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
-        if (n_ == copies_.size()) {
-            if (const int err = post(bad_wr); err != 0) {
+        int err = qp_.sq.add(*wr);
+        if (err == ENOMEM) {
+            if (err = post(bad_wr); err != 0) {
                 return err;
             }
+            err = qp_.sq.add(*wr);
         }
-        // NOLINTBEGIN(cppcoreguidelines-pro-bounds-constant-array-index): n_ < size()
-        orig_[n_] = wr;
-        copies_[n_] = *wr;
-        copies_[n_].next = nullptr;
-        if (n_ != 0) {
-            copies_[n_ - 1].next = &copies_[n_];
+        if (err != 0) {
+            if (const int first = post(bad_wr); first != 0) {
+                return first;
+            }
+            *bad_wr = wr;
+            return err;
         }
-        // NOLINTEND(cppcoreguidelines-pro-bounds-constant-array-index)
-        ++n_;
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): n_ < max_batch
+        orig_[n_++] = wr;
         return 0;
     }
 
-    /// Posts the run. Returns 0 or an errno, with bad_wr at the caller's WR that failed.
+    /// Rings the doorbell. Returns 0 or an errno, with bad_wr at the caller's WR that failed.
     int post(ibv_send_wr** bad_wr) noexcept {
         if (n_ == 0) {
             return 0;
         }
-        ibv_send_wr* bad = nullptr;
-        const int err = cmd_errno(ibv_cmd_post_send(&qp_, copies_.data(), &bad));
-        if (auto& ring = to_dibs_qp(&qp_)->ring) {
-            ring->stale(); // the kernel may have written messages into it
+        std::uint32_t bad = 0;
+        const int err = qp_.sq.ring(qp_.ibqp, bad);
+        if (qp_.ring) {
+            qp_.ring->stale(); // the kernel may have written messages into it
         }
         if (err != 0) {
-            const auto i = bad != nullptr ? static_cast<std::size_t>(bad - copies_.data()) : 0;
-            *bad_wr =
-                orig_[i < n_ ? i : 0]; // NOLINT(cppcoreguidelines-pro-bounds-constant-array-index)
+            // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index)
+            *bad_wr = orig_[bad < n_ ? bad : 0];
         }
         n_ = 0;
         return err;
     }
 
 private:
-    ibv_qp& qp_;
+    dibs_qp& qp_;
     // filled up to n_ before use: not zeroed on every post_send
-    std::array<ibv_send_wr, 16> copies_; // NOLINT(cppcoreguidelines-pro-type-member-init)
-    std::array<ibv_send_wr*, 16> orig_;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+    std::array<ibv_send_wr*, send_ring::max_batch> orig_; // NOLINT(*-pro-type-member-init)
     std::size_t n_ = 0;
 };
 
@@ -104,14 +108,10 @@ ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
         check_cmd(
             ibv_cmd_create_qp(ibpd, &qp->ibqp, attr, &cmd, sizeof(cmd), &resp.core, sizeof(resp)),
             "ibv_cmd_create_qp");
-        try {
-            qp->rq = recv_ring{ibpd->context->cmd_fd, resp.drv};
-        } catch (...) {
-            (void)ibv_cmd_destroy_qp(&qp->ibqp);
-            throw;
-        }
         qp->sig_all = attr->sq_sig_all != 0;
         try {
+            qp->rq = recv_ring{ibpd->context->cmd_fd, resp.drv};
+            qp->sq = send_ring{ibpd->context->cmd_fd, resp.drv};
             watch_receives(*qp, true);
         } catch (...) {
             (void)ibv_cmd_destroy_qp(&qp->ibqp);
@@ -160,7 +160,7 @@ int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
     }
     dibs_qp& qp = *to_dibs_qp(ibqp);
     const std::lock_guard guard{qp.sq_lock};
-    kernel_run run{*ibqp};
+    kernel_run run{qp};
     for (; wr != nullptr; wr = wr->next) {
         plan p;
         if (prepare(ctx, qp, *wr, p)) {

@@ -19,7 +19,7 @@
 #include <rdma/ib_user_ioctl_cmds.h>
 #include <rdma/ib_user_verbs.h>
 
-#define DIBS_RDMA_ABI_VERSION	3
+#define DIBS_RDMA_ABI_VERSION	4
 #define DIBS_RDMA_NAME_PREFIX	"dibs_"
 
 /* scatter/gather entries per work request, in both queues */
@@ -188,12 +188,66 @@ struct dibs_rdma_rq_ring {
 #define DIBS_RDMA_RX_USER		(1U << 1)
 #define DIBS_RDMA_RX_PENDING		(1U << 2)
 
-/* driver part of the CREATE_QP response */
+/*
+ * Send queue ring
+ * ---------------
+ * With the same response buffer, the send queue is a ring mapped into the
+ * process too: mmap(sq_mmap_len bytes at sq_mmap_offset) gives a struct
+ * dibs_rdma_sq_ring followed by sq_num_wqe struct dibs_rdma_send_wqe
+ * entries (DIBS_RDMA_SQ_RING_ENTRIES bytes in); sq_num_wqe is a power of
+ * two. Indices run freely and wrap at 2^32; entry i is i % sq_num_wqe.
+ *
+ * The process writes the work requests it leaves to the kernel into entries
+ * from prod on, advances prod (release) and rings the doorbell: a POST_SEND
+ * command without work requests. The kernel copies each entry from cons up
+ * to prod (acquire) once, executes it as POST_SEND executes a work request,
+ * and advances cons (release) - all before the command returns. So the ring
+ * holds one batch at a time, at most sq_num_wqe entries: the provider rings
+ * when the ring is full, and before it executes a work request itself (what
+ * was posted before goes first). A doorbell that finds the ring empty is
+ * the ring windows' signal (below). Values of opcode and send_flags are
+ * those of struct ib_uverbs_send_wr; inline data (IB_SEND_INLINE) is read
+ * from the SGEs' addresses during the doorbell, as POST_SEND reads it.
+ *
+ * What the process writes is checked: an entry POST_SEND would refuse (its
+ * opcode, more than DIBS_RDMA_MAX_SGE SGEs, the QP not in RTS or ERR), or a
+ * prod more than sq_num_wqe ahead of cons, ends the doorbell: the command
+ * fails with EINVAL, bad is the index of the entry refused (cons for a
+ * broken prod), and cons becomes prod - the entries after it are not
+ * executed, as ibv_post_send posts nothing after its bad_wr.
+ */
+struct dibs_rdma_send_wqe {
+	__aligned_u64 wr_id;
+	__u32 opcode;
+	__u32 send_flags;
+	__u32 imm_data;		/* network order */
+	__u32 num_sge;
+	__aligned_u64 remote_addr;
+	__aligned_u64 compare_add;	/* atomics */
+	__aligned_u64 swap;		/* compare and swap */
+	__u32 rkey;
+	__u32 reserved;
+	struct ib_uverbs_sge sge[DIBS_RDMA_MAX_SGE];
+};
+
+struct dibs_rdma_sq_ring {
+	__u32 prod;		/* written by the process */
+	__u32 pad0[15];
+	__u32 cons;		/* written by the kernel */
+	__u32 bad;		/* written by the kernel */
+	__u32 pad1[14];
+};
+
+#define DIBS_RDMA_SQ_RING_ENTRIES	sizeof(struct dibs_rdma_sq_ring)
+
+/* driver part of the CREATE_QP response: the receive and the send queue ring */
 struct dibs_rdma_create_qp_resp {
 	__aligned_u64 mmap_offset;
 	__aligned_u64 mmap_len;
 	__u32 num_wqe;
-	__u32 reserved;
+	__u32 sq_num_wqe;
+	__aligned_u64 sq_mmap_offset;
+	__aligned_u64 sq_mmap_len;
 };
 
 /*
