@@ -17,10 +17,12 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <linux/perf_event.h>
 #include <rdma/dibs-rdma-wire.h>
 #include <rdma/ib_user_ioctl_cmds.h>
 #include <rdma/rdma_user_ioctl.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace dibs::conformance {
@@ -278,19 +280,62 @@ std::vector<uverbs_mapping> uverbs_mappings() {
     return v;
 }
 
-uverbs_mapping new_mapping(const std::vector<uverbs_mapping>& before,
-                           const std::vector<uverbs_mapping>& after) {
-    std::optional<uverbs_mapping> found;
-    for (const uverbs_mapping& m : after) {
-        const bool old = std::any_of(before.begin(), before.end(),
-                                     [&](const uverbs_mapping& b) { return b.start == m.start; });
-        if (!old) {
-            BOOST_REQUIRE_MESSAGE(!found, "more than one new uverbs mapping");
-            found = m;
-        }
-    }
-    BOOST_REQUIRE_MESSAGE(found, "no new uverbs mapping");
-    return *found;
+void check_queue_ring_mmap(ibv_context& ctx, const uverbs_mapping& map, qp_ptr& qp) {
+    constexpr std::size_t page = 4096;
+    constexpr int rw = PROT_READ | PROT_WRITE;
+    const int fd = ctx.cmd_fd;
+    const std::size_t len = map.end - map.start;
+    BOOST_TEST(try_mmap(fd, map.offset, len, rw) == 0);
+    BOOST_TEST(try_mmap(fd, map.offset, len + page, rw) == EINVAL, "longer than the ring");
+    BOOST_TEST(try_mmap(fd, map.offset, page, rw) == EINVAL, "shorter than the ring");
+    const context_ptr other = open_device(dut());
+    BOOST_TEST(try_mmap(other->cmd_fd, map.offset, len, rw) == EINVAL, "another context's ring");
+
+    // a mapping of our own that outlives the QP
+    void* p = ::mmap(nullptr, len, rw, MAP_SHARED, fd, static_cast<off_t>(map.offset));
+    BOOST_REQUIRE(p != MAP_FAILED);
+    qp.reset();
+    BOOST_TEST(try_mmap(fd, map.offset, len, rw) == EINVAL, "the ring of a destroyed QP");
+    std::memset(p, 0x5a, len); // memory of nobody but this mapping now
+    BOOST_TEST(::munmap(p, len) == 0);
+}
+
+syscall_counter::syscall_counter() {
+    std::ifstream id_file{"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id"};
+    std::uint64_t id = 0;
+    BOOST_REQUIRE_MESSAGE(id_file >> id, "no raw_syscalls:sys_enter tracepoint in tracefs");
+    perf_event_attr attr{};
+    attr.type = PERF_TYPE_TRACEPOINT;
+    attr.size = sizeof(attr);
+    attr.config = id;
+    attr.exclude_kernel = 0;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): perf_event_open(2) has no wrapper
+    fd_ = static_cast<int>(::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+    BOOST_REQUIRE_MESSAGE(fd_ >= 0, "perf_event_open: " << std::strerror(errno));
+}
+
+syscall_counter::~syscall_counter() {
+    ::close(fd_);
+}
+
+std::uint64_t syscall_counter::count() const {
+    std::uint64_t n = 0;
+    BOOST_REQUIRE(::read(fd_, &n, sizeof(n)) == static_cast<ssize_t>(sizeof(n)));
+    return n;
+}
+
+qp_rings new_qp_rings(const std::vector<uverbs_mapping>& before,
+                      const std::vector<uverbs_mapping>& after) {
+    std::vector<uverbs_mapping> found;
+    std::copy_if(after.begin(), after.end(), std::back_inserter(found), [&](const auto& m) {
+        return std::none_of(before.begin(), before.end(),
+                            [&](const uverbs_mapping& b) { return b.start == m.start; });
+    });
+    BOOST_REQUIRE_MESSAGE(found.size() == 2, found.size()
+                                                 << " new uverbs mappings, not a QP's two rings");
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    return {found[0], found[1]};
 }
 
 std::vector<uverbs_mapping> window_mappings(window_kind kind) {

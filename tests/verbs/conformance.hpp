@@ -151,13 +151,23 @@ struct uverbs_mapping {
     std::uint64_t offset = 0; ///< in bytes
 };
 
+/// The mmap rules of a queue ring of `qp` (a QP of `ctx`) that the provider mapped at `map`: it
+/// maps again shared and writable at its length only, not from another context of dut(), not
+/// once `qp` is destroyed (the test destroys it); a mapping that outlives the QP is harmless.
+void check_queue_ring_mmap(ibv_context& ctx, const uverbs_mapping& map, qp_ptr& qp);
+
 /// The uverbs mappings in /proc/self/maps.
 [[nodiscard]] std::vector<uverbs_mapping> uverbs_mappings();
 
-/// The one uverbs mapping that is in `after` but not in `before` (a test failure if there is
-/// none, or more).
-[[nodiscard]] uverbs_mapping new_mapping(const std::vector<uverbs_mapping>& before,
-                                         const std::vector<uverbs_mapping>& after);
+/// The queue rings of a QP the provider created between `before` and `after`: the two uverbs
+/// mappings in `after` but not in `before` (a test failure if there are others). The kernel
+/// gives out mmap offsets in order, and the receive queue ring's first.
+struct qp_rings {
+    uverbs_mapping rq;
+    uverbs_mapping sq;
+};
+[[nodiscard]] qp_rings new_qp_rings(const std::vector<uverbs_mapping>& before,
+                                    const std::vector<uverbs_mapping>& after);
 
 /// What a window mapping maps, told by its length: a ring window a ring's header and slots, an
 /// own-ring window a ring's whole pages, a direct window anything else (the tests' MRs are of
@@ -171,6 +181,24 @@ enum class window_kind { direct, ring, own_ring };
 /// mmap of the uverbs file `fd`: 0 or the errno value (the mapping is removed again).
 [[nodiscard]] int try_mmap(int fd, std::uint64_t offset, std::size_t len, int prot,
                            int flags = MAP_SHARED);
+
+/// Counts this thread's system calls from construction on: a perf counter on the
+/// raw_syscalls:sys_enter tracepoint (root; tracefs under the VM's debugfs).
+class syscall_counter {
+public:
+    syscall_counter();
+    ~syscall_counter();
+    syscall_counter(const syscall_counter&) = delete;
+    syscall_counter& operator=(const syscall_counter&) = delete;
+    syscall_counter(syscall_counter&&) = delete;
+    syscall_counter& operator=(syscall_counter&&) = delete;
+
+    /// System calls so far, this read's own included.
+    [[nodiscard]] std::uint64_t count() const;
+
+private:
+    int fd_ = -1;
+};
 
 /// Checks `got` byte for byte against `want`, naming the first difference.
 void check_bytes(std::span<const std::byte> got, std::span<const std::byte> want,

@@ -29,17 +29,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string_view>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
-#include <linux/perf_event.h>
 #include <rdma/dibs-rdma-abi.h>
 #include <rdma/dibs-rdma-wire.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace dibs::conformance {
@@ -48,40 +45,6 @@ namespace {
 constexpr std::size_t page = 4096;
 /// An own-ring window maps the ring's whole pages.
 constexpr std::size_t own_window_len = sizeof(dibs_rdma_ring) / page * page;
-
-/// Counts this thread's system calls from construction on: a perf counter on the
-/// raw_syscalls:sys_enter tracepoint (root; tracefs under the VM's debugfs).
-class syscall_counter {
-public:
-    syscall_counter() {
-        std::ifstream id_file{"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id"};
-        std::uint64_t id = 0;
-        BOOST_REQUIRE_MESSAGE(id_file >> id, "no raw_syscalls:sys_enter tracepoint in tracefs");
-        perf_event_attr attr{};
-        attr.type = PERF_TYPE_TRACEPOINT;
-        attr.size = sizeof(attr);
-        attr.config = id;
-        attr.exclude_kernel = 0;
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): perf_event_open(2) has no wrapper
-        fd_ = static_cast<int>(::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
-        BOOST_REQUIRE_MESSAGE(fd_ >= 0, "perf_event_open: " << std::strerror(errno));
-    }
-    ~syscall_counter() { ::close(fd_); }
-    syscall_counter(const syscall_counter&) = delete;
-    syscall_counter& operator=(const syscall_counter&) = delete;
-    syscall_counter(syscall_counter&&) = delete;
-    syscall_counter& operator=(syscall_counter&&) = delete;
-
-    /// System calls so far, this read's own included.
-    [[nodiscard]] std::uint64_t count() const {
-        std::uint64_t n = 0;
-        BOOST_REQUIRE(::read(fd_, &n, sizeof(n)) == static_cast<ssize_t>(sizeof(n)));
-        return n;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 /// Does pred() hold within recv_timeout? A kernel drain (a signal's) may still be giving the
 /// drain back when its completion is seen.
@@ -114,7 +77,7 @@ struct own_fixture : lo0_device {
         qa = create_rc_qp(*pd, *ca, *ca_recv);
         const auto before = uverbs_mappings();
         qb = create_rc_qp(*pd, *cb, *cb);
-        map = new_mapping(before, uverbs_mappings());
+        map = new_qp_rings(before, uverbs_mappings()).rq;
         connect_qp(*qa, endpoint_of(*qb));
         connect_qp(*qb, endpoint_of(*qa));
     }

@@ -59,7 +59,7 @@ struct rq_fixture : lo0_device {
         qa = create_rc_qp(*pd, *ca, *ca, caps);
         const auto before = uverbs_mappings();
         qb = create_rc_qp(*pd, *cb, *cb, caps);
-        map = new_mapping(before, uverbs_mappings());
+        map = new_qp_rings(before, uverbs_mappings()).rq;
         connect_qp(*qa, endpoint_of(*qb));
         connect_qp(*qb, endpoint_of(*qa));
     }
@@ -220,22 +220,7 @@ BOOST_AUTO_TEST_CASE(broken_entry) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_mmap) {
-    const int fd = ctx->cmd_fd;
-    const std::size_t len = map.end - map.start;
-    BOOST_TEST(try_mmap(fd, map.offset, len, rw) == 0);
-    BOOST_TEST(try_mmap(fd, map.offset, len + page, rw) == EINVAL, "longer than the ring");
-    BOOST_TEST(try_mmap(fd, map.offset, page, rw) == EINVAL, "shorter than the ring");
-    const context_ptr other = open_device(dut());
-    BOOST_TEST(try_mmap(other->cmd_fd, map.offset, len, rw) == EINVAL, "another context's ring");
-
-    // a mapping of our own that outlives the QP
-    void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                     static_cast<off_t>(map.offset));
-    BOOST_REQUIRE(p != MAP_FAILED);
-    qb.reset();
-    BOOST_TEST(try_mmap(fd, map.offset, len, rw) == EINVAL, "the ring of a destroyed QP");
-    std::memset(p, 0x5a, len); // memory of nobody but this mapping now
-    BOOST_TEST(::munmap(p, len) == 0);
+    check_queue_ring_mmap(*ctx, map, qb);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
