@@ -5,7 +5,9 @@
 
 #include "dibs.hpp"
 
+#include <bit>
 #include <cerrno>
+#include <string>
 #include <utility>
 
 #include <sys/mman.h>
@@ -19,6 +21,15 @@ mapping::mapping(int fd, std::size_t len, int prot, std::uint64_t offset, const 
         addr_ = nullptr;
         throw verbs_error(errno, what);
     }
+}
+
+mapping map_queue_ring(int fd, std::uint64_t offset, std::uint64_t len, std::size_t entries_at,
+                       std::size_t entry_size, std::uint32_t num, const char* what) {
+    if ((num != 0 && !std::has_single_bit(num)) || len < entries_at + num * entry_size) {
+        throw verbs_error(EPROTO, (std::string{what} + " the kernel described").c_str());
+    }
+    return mapping{fd, len, PROT_READ | PROT_WRITE, offset,
+                   ("mmap of " + std::string{what}).c_str()};
 }
 
 mapping::~mapping() {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Memory of the kernel driver mapped into the process through the uverbs file: CQ and receive
-// queue rings, direct windows (include/uapi/rdma/dibs-rdma-abi.h).
+// Memory of the kernel driver mapped into the process through the uverbs file: CQ and queue
+// rings, direct windows (include/uapi/rdma/dibs-rdma-abi.h).
 #ifndef DIBS_PROVIDER_MAPPING_HPP
 #define DIBS_PROVIDER_MAPPING_HPP
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace dibs::provider {
 
@@ -29,6 +30,36 @@ private:
     void* addr_ = nullptr;
     std::size_t len_ = 0;
 };
+
+/// A queue ring as the kernel describes it in its CREATE_QP response: a Header, then `num`
+/// entries of `entry_size` bytes from byte `entries_at` on, `num` a power of two or 0. Checks
+/// the description and maps the ring read-write; throws verbs_error naming `what`: EPROTO for
+/// a description that cannot be, else mmap's errno.
+[[nodiscard]] mapping map_queue_ring(int fd, std::uint64_t offset, std::uint64_t len,
+                                     std::size_t entries_at, std::size_t entry_size,
+                                     std::uint32_t num, const char* what);
+
+/// The same, typed: the ring's header and its entries in the mapping.
+template <class Header, class Entry>
+struct queue_ring {
+    mapping map;
+    Header* header = nullptr;
+    std::span<Entry> entries;
+};
+
+template <class Header, class Entry>
+[[nodiscard]] queue_ring<Header, Entry> map_queue_ring(int fd, std::uint64_t offset,
+                                                       std::uint64_t len, std::size_t entries_at,
+                                                       std::uint32_t num, const char* what) {
+    queue_ring<Header, Entry> r{
+        map_queue_ring(fd, offset, len, entries_at, sizeof(Entry), num, what), nullptr, {}};
+    const std::span<std::byte> bytes{r.map.data(), r.map.size()};
+    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the layout of the uapi header
+    r.header = reinterpret_cast<Header*>(bytes.data());
+    r.entries = {reinterpret_cast<Entry*>(bytes.subspan(entries_at).data()), num};
+    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+    return r;
+}
 
 } // namespace dibs::provider
 

@@ -6,11 +6,9 @@
 #include "dibs.hpp"
 
 #include <atomic>
-#include <bit>
 #include <cerrno>
 #include <cstddef>
-
-#include <sys/mman.h>
+#include <utility>
 
 namespace dibs::provider {
 
@@ -20,20 +18,13 @@ static_assert(offsetof(dibs_rdma_rq_ring, rx_cons) % 8 == 0);
 static_assert(sizeof(dibs_rdma_recv_wqe) == 16 + DIBS_RDMA_MAX_SGE * sizeof(ib_uverbs_sge));
 
 recv_ring::recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp) {
-    const std::size_t need =
-        DIBS_RDMA_RQ_RING_ENTRIES + std::size_t{resp.num_wqe} * sizeof(dibs_rdma_recv_wqe);
-    if (!std::has_single_bit(resp.num_wqe) || resp.mmap_len < need) {
-        throw verbs_error(EPROTO, "the receive queue ring the kernel described");
-    }
-    map_ = mapping{cmd_fd, resp.mmap_len, PROT_READ | PROT_WRITE, resp.mmap_offset,
-                   "mmap of the receive queue ring"};
-    const std::span<std::byte> bytes{map_.data(), map_.size()};
-    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the layout of the uapi header
-    ring_ = reinterpret_cast<dibs_rdma_rq_ring*>(bytes.data());
-    entries_ = {
-        reinterpret_cast<dibs_rdma_recv_wqe*>(bytes.subspan(DIBS_RDMA_RQ_RING_ENTRIES).data()),
-        resp.num_wqe};
-    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+    // 0 entries: a QP without receive queue (every post is ENOMEM)
+    auto q = map_queue_ring<dibs_rdma_rq_ring, dibs_rdma_recv_wqe>(
+        cmd_fd, resp.mmap_offset, resp.mmap_len, DIBS_RDMA_RQ_RING_ENTRIES, resp.num_wqe,
+        "the receive queue ring");
+    map_ = std::move(q.map);
+    ring_ = q.header;
+    entries_ = q.entries;
 }
 
 int recv_ring::post(const ibv_recv_wr& wr) noexcept {

@@ -7,11 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cerrno>
 #include <cstddef>
-
-#include <sys/mman.h>
+#include <utility>
 
 namespace dibs::provider {
 
@@ -23,20 +21,12 @@ static_assert(int{IBV_WR_RDMA_WRITE} == int{IB_UVERBS_WR_RDMA_WRITE} &&
               int{IBV_WR_ATOMIC_FETCH_AND_ADD} == int{IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD});
 
 send_ring::send_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp) {
-    const std::size_t need =
-        DIBS_RDMA_SQ_RING_ENTRIES + std::size_t{resp.sq_num_wqe} * sizeof(dibs_rdma_send_wqe);
-    if (!std::has_single_bit(resp.sq_num_wqe) || resp.sq_mmap_len < need) {
-        throw verbs_error(EPROTO, "the send queue ring the kernel described");
-    }
-    map_ = mapping{cmd_fd, resp.sq_mmap_len, PROT_READ | PROT_WRITE, resp.sq_mmap_offset,
-                   "mmap of the send queue ring"};
-    const std::span<std::byte> bytes{map_.data(), map_.size()};
-    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the layout of the uapi header
-    ring_ = reinterpret_cast<dibs_rdma_sq_ring*>(bytes.data());
-    entries_ = {
-        reinterpret_cast<dibs_rdma_send_wqe*>(bytes.subspan(DIBS_RDMA_SQ_RING_ENTRIES).data()),
-        resp.sq_num_wqe};
-    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+    auto q = map_queue_ring<dibs_rdma_sq_ring, dibs_rdma_send_wqe>(
+        cmd_fd, resp.sq_mmap_offset, resp.sq_mmap_len, DIBS_RDMA_SQ_RING_ENTRIES, resp.sq_num_wqe,
+        "the send queue ring");
+    map_ = std::move(q.map);
+    ring_ = q.header;
+    entries_ = q.entries;
     batch_ = std::min(resp.sq_num_wqe, max_batch);
 }
 
