@@ -154,7 +154,7 @@ struct dibs_rdma_qp {
 	struct dibs_rdma_recv_wqe *rq_wqe;	/* the entries after *rq_ring */
 	/* the mapping that owns rq_ring; NULL: the QP owns it (vfree) */
 	struct dibs_rdma_mmap_entry *rq_entry;
-	u32 rq_num;		/* entries, a power of two */
+	u32 rq_num;		/* entries, a power of two or 0 */
 	u32 rq_cons;		/* the kernel's copy of rq_ring->cons while it drains */
 	bool rq_waiting;	/* DIBS_RDMA_RQ_WAITING is set in rq_ring->kick */
 	/* bytes of the current multi-slot message already placed */

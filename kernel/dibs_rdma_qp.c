@@ -90,8 +90,9 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 
 	if (attr->qp_type != IB_QPT_RC || attr->srq || attr->create_flags)
 		return -EOPNOTSUPP;
-	if (!cap->max_send_wr || cap->max_send_wr > DIBS_RDMA_MAX_WR ||
-	    !cap->max_recv_wr || cap->max_recv_wr > DIBS_RDMA_MAX_WR ||
+	/* a queue of 0: a QP that only is the target of RDMA needs none */
+	if (cap->max_send_wr > DIBS_RDMA_MAX_WR ||
+	    cap->max_recv_wr > DIBS_RDMA_MAX_WR ||
 	    cap->max_send_sge > DIBS_RDMA_MAX_SGE ||
 	    cap->max_recv_sge > DIBS_RDMA_MAX_SGE ||
 	    cap->max_inline_data > DIBS_RDMA_MAX_INLINE)
@@ -99,7 +100,8 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	cap->max_send_sge = DIBS_RDMA_MAX_SGE;
 	cap->max_recv_sge = DIBS_RDMA_MAX_SGE;
 	/* the receive ring's indices wrap at 2^32 */
-	cap->max_recv_wr = roundup_pow_of_two(cap->max_recv_wr);
+	if (cap->max_recv_wr)
+		cap->max_recv_wr = roundup_pow_of_two(cap->max_recv_wr);
 	cap->max_inline_data = DIBS_RDMA_MAX_INLINE;
 
 	qp->ddev = ddev;

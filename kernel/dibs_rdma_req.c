@@ -622,7 +622,10 @@ static bool dibs_rdma_opcode_ok(enum ib_wr_opcode op)
 	}
 }
 
-/* Execute one work request, or flush it in the error state: 0 or -EINVAL. */
+/*
+ * Execute one work request, or flush it in the error state: 0, -EINVAL, or
+ * -ENOMEM on a QP without a send queue (max_send_wr 0).
+ */
 static int dibs_rdma_post_one(struct dibs_rdma_qp *qp,
 			      const struct ib_send_wr *wr)
 {
@@ -634,6 +637,8 @@ static int dibs_rdma_post_one(struct dibs_rdma_qp *qp,
 	enum ib_qp_state state = READ_ONCE(qp->state);
 
 	lockdep_assert_held(&qp->sq_lock);
+	if (!qp->cap.max_send_wr)
+		return -ENOMEM;
 	if (!dibs_rdma_opcode_ok(wr->opcode) || wr->num_sge < 0 ||
 	    wr->num_sge > qp->cap.max_send_sge ||
 	    (state != IB_QPS_RTS && state != IB_QPS_ERR))
@@ -732,7 +737,7 @@ static const struct ib_send_wr *dibs_rdma_sq_entry(struct dibs_rdma_qp *qp,
 
 /*
  * The doorbell of a send queue ring with entries up to @prod: execute them
- * in order. An entry refused ends it (the uapi header): 0 or -EINVAL.
+ * in order. An entry refused ends it (the uapi header): 0 or its errno.
  */
 static int dibs_rdma_sq_drain(struct dibs_rdma_qp *qp, u32 prod)
 {

@@ -110,6 +110,7 @@ struct dibs_qp {
     std::optional<own_ring> own; ///< rq_lock: the own-ring window, opened on first use
     bool no_own = false;         ///< rq_lock: the kernel refused one: until the next modify
     bool sig_all = false;
+    std::uint32_t max_send_wr = 0;      ///< 0: no send queue, every post_send is ENOMEM
     ibv_qp_state state = IBV_QPS_RESET; ///< as last set by modify_qp (both locks)
     // the rest: sq_lock
     send_ring sq;

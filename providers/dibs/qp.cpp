@@ -109,6 +109,7 @@ ibv_qp* create_qp(ibv_pd* ibpd, ibv_qp_init_attr* attr) noexcept {
             ibv_cmd_create_qp(ibpd, &qp->ibqp, attr, &cmd, sizeof(cmd), &resp.core, sizeof(resp)),
             "ibv_cmd_create_qp");
         qp->sig_all = attr->sq_sig_all != 0;
+        qp->max_send_wr = attr->cap.max_send_wr; // as the kernel answered
         try {
             qp->rq = recv_ring{ibpd->context->cmd_fd, resp.drv};
             qp->sq = send_ring{ibpd->context->cmd_fd, resp.drv};
@@ -159,6 +160,10 @@ int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept {
         return cmd_errno(ibv_cmd_post_send(ibqp, wr, bad_wr));
     }
     dibs_qp& qp = *to_dibs_qp(ibqp);
+    if (qp.max_send_wr == 0 && wr != nullptr) {
+        *bad_wr = wr; // no send queue to post to, as the kernel answers too
+        return ENOMEM;
+    }
     const std::lock_guard guard{qp.sq_lock};
     kernel_run run{qp};
     for (; wr != nullptr; wr = wr->next) {

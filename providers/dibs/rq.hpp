@@ -48,7 +48,7 @@ public:
 private:
     mapping map_;
     dibs_rdma_rq_ring* ring_ = nullptr;
-    std::span<dibs_rdma_recv_wqe> entries_; ///< a power of two of them
+    std::span<dibs_rdma_recv_wqe> entries_; ///< a power of two of them, or none
     std::uint32_t prod_ = 0;                ///< next entry to write
     std::uint32_t published_ = 0;           ///< ring_->prod as last stored
 };

@@ -406,7 +406,9 @@ const std::array cap_cases{
     cap_case{"max_send_wr=4096", with([](qp_caps& c) { c.max_send_wr = 4096; }), true},
     cap_case{"max_recv_wr=4096", with([](qp_caps& c) { c.max_recv_wr = 4096; }), true},
     cap_case{"max_inline=256", with([](qp_caps& c) { c.max_inline_data = 256; }), true},
-    cap_case{"max_send_wr=0", with([](qp_caps& c) { c.max_send_wr = 0; }), false},
+    cap_case{"max_send_wr=0", with([](qp_caps& c) { c.max_send_wr = 0; }), true},
+    cap_case{"max_recv_wr=0", with([](qp_caps& c) { c.max_recv_wr = 0; }), true},
+    cap_case{"both queues 0", with([](qp_caps& c) { c.max_send_wr = c.max_recv_wr = 0; }), true},
     cap_case{"max_send_wr=4097", with([](qp_caps& c) { c.max_send_wr = 4097; }), false},
     cap_case{"max_recv_wr=4097", with([](qp_caps& c) { c.max_recv_wr = 4097; }), false},
     cap_case{"max_send_sge=17", with([](qp_caps& c) { c.max_send_sge = 17; }), false},
@@ -606,6 +608,72 @@ BOOST_FIXTURE_TEST_CASE(query_reports_the_connection, lo0_pair) {
     BOOST_TEST(attr.qp_access_flags == static_cast<unsigned>(to_ibv(remote_all)));
     BOOST_TEST(attr.port_num == 1);
     BOOST_TEST(init.qp_type == IBV_QPT_RC);
+}
+
+/// Queue depths for zero_depth_queues.
+struct depths {
+    std::uint32_t send;
+    std::uint32_t recv;
+};
+
+std::ostream& operator<<(std::ostream& os, const depths& d) {
+    return os << "max_send_wr=" << d.send << " max_recv_wr=" << d.recv;
+}
+
+const std::array zero_depths{depths{0, 0}, depths{0, 16}, depths{16, 0}};
+
+// A QP with a queue of 0 (qperf's RDMA tests create 0/0, 1024/0 and 0/1024; the spec and rxe
+// allow it) is created, reports its depths, and is the target of RDMA WRITE, READ and
+// atomics; posting to a queue it has not is ENOMEM, with bad_wr at the first WR.
+BOOST_DATA_TEST_CASE(zero_depth_queues, bdata::make(zero_depths), depth) {
+    const std::uint32_t send_wr_depth = depth.send;
+    const std::uint32_t recv_wr_depth = depth.recv;
+    const cq_ptr cq = create_cq(*ctx, 64);
+    qp_caps caps;
+    caps.max_send_wr = send_wr_depth;
+    caps.max_recv_wr = recv_wr_depth;
+    const qp_ptr target = create_rc_qp(*pd, *cq, *cq, caps);
+    const qp_ptr requester = create_rc_qp(*pd, *cq, *cq);
+    ibv_qp_attr attr{};
+    ibv_qp_init_attr init{};
+    BOOST_REQUIRE_EQUAL(ibv_query_qp(target.get(), &attr, IBV_QP_CAP, &init), 0);
+    BOOST_TEST(init.cap.max_send_wr == send_wr_depth);
+    BOOST_TEST(init.cap.max_recv_wr == recv_wr_depth);
+    connect_qp(*target, endpoint_of(*requester));
+    connect_qp(*requester, endpoint_of(*target));
+
+    buffer local(*pd, 8192, all_access);
+    buffer remote(*pd, 8192, all_access);
+    ibv_sge sg = local.sge(0, 4096);
+    (void)post_and_complete(*requester, *cq,
+                            rdma_wr(IBV_WR_RDMA_WRITE, {&sg, 1}, remote.addr(), remote.key()),
+                            IBV_WC_SUCCESS);
+    check_bytes(remote.part(0, 4096), local.part(0, 4096), "written into the target");
+    ibv_sge back = local.sge(4096, 4096);
+    (void)post_and_complete(*requester, *cq,
+                            rdma_wr(IBV_WR_RDMA_READ, {&back, 1}, remote.addr(), remote.key()),
+                            IBV_WC_SUCCESS);
+    check_bytes(local.part(4096, 4096), local.part(0, 4096), "read back from the target");
+    ibv_sge result = local.sge(0, 8);
+    (void)post_and_complete(
+        *requester, *cq,
+        atomic_wr(IBV_WR_ATOMIC_FETCH_AND_ADD, result, remote.addr(4096), remote.key(), 1, 0),
+        IBV_WC_SUCCESS);
+
+    ibv_sge one = local.sge(0, 16);
+    ibv_send_wr wr = rdma_wr(IBV_WR_RDMA_WRITE, {&one, 1}, remote.addr(), remote.key());
+    ibv_send_wr* bad_send = nullptr;
+    const int sent = ibv_post_send(target.get(), &wr, &bad_send);
+    BOOST_TEST(sent == (send_wr_depth == 0 ? ENOMEM : 0));
+    if (send_wr_depth == 0) {
+        BOOST_TEST(bad_send == &wr);
+    } else {
+        BOOST_TEST(name(completion_now(*cq).status) == name(IBV_WC_SUCCESS));
+    }
+    ibv_recv_wr rwr = recv_wr({&one, 1}, 7);
+    ibv_recv_wr* bad_recv = nullptr;
+    BOOST_TEST(ibv_post_recv(target.get(), &rwr, &bad_recv) == (recv_wr_depth == 0 ? ENOMEM : 0));
+    check_no_completion(*cq);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -89,7 +89,8 @@ struct dibs_rdma_create_cq_resp {
  * receive queue in a ring mapped into the process: mmap(mmap_len bytes at
  * mmap_offset of the uverbs file) gives a struct dibs_rdma_rq_ring followed
  * by num_wqe struct dibs_rdma_recv_wqe entries (DIBS_RDMA_RQ_RING_ENTRIES
- * bytes in); num_wqe is a power of two, the QP's max_recv_wr. Indices run
+ * bytes in); num_wqe is the QP's max_recv_wr, a power of two or 0 (a QP
+ * without receive queue: nothing can be posted). Indices run
  * freely and wrap at 2^32; entry i is i % num_wqe.
  *
  * The process posts a receive by writing entry prod, then advancing prod
@@ -210,11 +211,12 @@ struct dibs_rdma_rq_ring {
  * from the SGEs' addresses during the doorbell, as POST_SEND reads it.
  *
  * What the process writes is checked: an entry POST_SEND would refuse (its
- * opcode, more than DIBS_RDMA_MAX_SGE SGEs, the QP not in RTS or ERR), or a
- * prod more than sq_num_wqe ahead of cons, ends the doorbell: the command
- * fails with EINVAL, bad is the index of the entry refused (cons for a
- * broken prod), and cons becomes prod - the entries after it are not
- * executed, as ibv_post_send posts nothing after its bad_wr.
+ * opcode, more than DIBS_RDMA_MAX_SGE SGEs, the QP not in RTS or ERR: EINVAL;
+ * a QP created with max_send_wr 0: ENOMEM), or a prod more than sq_num_wqe
+ * ahead of cons (EINVAL), ends the doorbell: the command fails with that
+ * errno, bad is the index of the entry refused (cons for a broken prod),
+ * and cons becomes prod - the entries after it are not executed, as
+ * ibv_post_send posts nothing after its bad_wr.
  */
 struct dibs_rdma_send_wqe {
 	__aligned_u64 wr_id;
