@@ -13,11 +13,10 @@
 # name <mod> is the .ko path in DIBS_KMOD_<mod> (cmake/KernelModules.cmake), insmod'ed
 # in the order given; REQUIRES names modules the command loads itself. Unknown names
 # are a configure error. TIMEOUT (default 300 s) is the VM's; CTest's is 60 s more.
-# Labels: "vm" plus LABELS. A VM test's PROCESSORS counts the vCPUs it boots in pairs - a
-# vm-run guest has two, a vm-group guest one, so n guests count n/2 rounded up - and its
-# COST is its timeout (long tests start first): utils/run-tests runs two such pairs at a
-# time (a TCG guest leaves a core idle most of the time: boot, 9p, kmemleak scans, sleeps),
-# so a two-guest test runs next to one other VM test and the three-guest one alone. VM tests list the .ko files as REQUIRED_FILES, so a test whose modules were not built (they
+# Labels: "vm" plus LABELS. A VM test's PROCESSORS is the number of VMs it boots and its
+# COST its timeout (long tests start first): utils/run-tests runs two VMs at a time (a
+# TCG guest leaves a core idle most of the time: boot, 9p, kmemleak scans, sleeps), and a
+# multi-guest test runs alone. VM tests list the .ko files as REQUIRED_FILES, so a test whose modules were not built (they
 # are built by `all`) is reported "Not Run", not failed. COMMAND may use generator
 # expressions such as $<TARGET_FILE:tgt>.
 # ENV: variables exported to the command in the guest (vm-run --env), e.g.
@@ -125,7 +124,7 @@ function(dibs_add_vm_test)
     math(EXPR ctest_timeout "${timeout} + 60")
     set(vms 1)
     if(DEFINED arg_GUESTS)
-      math(EXPR vms "(${arg_GUESTS} + 1) / 2")
+      set(vms ${arg_GUESTS})
     endif()
     set_tests_properties(${name} PROPERTIES
       LABELS "${labels}"
