@@ -240,8 +240,9 @@ err_broken:
 
 /*
  * The receive queue of a new QP, for qp->cap.max_recv_wr (a power of two,
- * or 0: every post is ENOMEM) receives. With @udata (the provider's response buffer), the ring is
- * memory the process maps, described in @resp; otherwise the QP owns it.
+ * or 0: every post is ENOMEM) receives. With @udata (the provider's
+ * response buffer), the ring is memory the process maps, described in
+ * @resp; otherwise the QP owns it.
  */
 int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata,
 			struct dibs_rdma_create_qp_resp *resp)
