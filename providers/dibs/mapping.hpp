@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <span>
 
+#include <infiniband/verbs.h>
+#include <rdma/ib_user_verbs.h>
+
 namespace dibs::provider {
 
 /// One shared mapping of the uverbs file; unmapped when destroyed.
@@ -59,6 +62,14 @@ template <class Header, class Entry>
     r.entries = {reinterpret_cast<Entry*>(bytes.subspan(entries_at).data()), num};
     // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
     return r;
+}
+
+/// Copies a work request's scatter/gather list into a queue ring entry's `sge` array (at most
+/// its size; the caller has checked that the list fits).
+inline void copy_sges(std::span<const ibv_sge> sges, std::span<ib_uverbs_sge> out) noexcept {
+    for (std::size_t i = 0; i < sges.size() && i < out.size(); ++i) {
+        out[i] = {.addr = sges[i].addr, .length = sges[i].length, .lkey = sges[i].lkey};
+    }
 }
 
 } // namespace dibs::provider

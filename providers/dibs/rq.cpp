@@ -40,11 +40,7 @@ int recv_ring::post(const ibv_recv_wr& wr) noexcept {
     e.wr_id = wr.wr_id;
     e.num_sge = static_cast<std::uint32_t>(wr.num_sge);
     e.reserved = 0;
-    const std::span<const ibv_sge> sges{wr.sg_list, static_cast<std::size_t>(wr.num_sge)};
-    for (std::size_t i = 0; i < sges.size(); ++i) {
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): i < MAX_SGE
-        e.sge[i] = {.addr = sges[i].addr, .length = sges[i].length, .lkey = sges[i].lkey};
-    }
+    copy_sges({wr.sg_list, static_cast<std::size_t>(wr.num_sge)}, e.sge);
     ++prod_;
     return 0;
 }

@@ -20,14 +20,14 @@ static_assert(sizeof(dibs_rdma_send_wqe) == 56 + DIBS_RDMA_MAX_SGE * sizeof(ib_u
 static_assert(int{IBV_WR_RDMA_WRITE} == int{IB_UVERBS_WR_RDMA_WRITE} &&
               int{IBV_WR_ATOMIC_FETCH_AND_ADD} == int{IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD});
 
-send_ring::send_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp) {
+send_ring::send_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp)
+    : batch_(std::min(resp.sq_num_wqe, max_batch)) {
     auto q = map_queue_ring<dibs_rdma_sq_ring, dibs_rdma_send_wqe>(
         cmd_fd, resp.sq_mmap_offset, resp.sq_mmap_len, DIBS_RDMA_SQ_RING_ENTRIES, resp.sq_num_wqe,
         "the send queue ring");
     map_ = std::move(q.map);
     ring_ = q.header;
     entries_ = q.entries;
-    batch_ = std::min(resp.sq_num_wqe, max_batch);
 }
 
 int send_ring::add(const ibv_send_wr& wr) noexcept {
@@ -58,11 +58,7 @@ int send_ring::add(const ibv_send_wr& wr) noexcept {
         e.rkey = wr.wr.rdma.rkey;
     }
     e.reserved = 0;
-    const std::span<const ibv_sge> sges{wr.sg_list, static_cast<std::size_t>(wr.num_sge)};
-    for (std::size_t i = 0; i < sges.size(); ++i) {
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): i < MAX_SGE
-        e.sge[i] = {.addr = sges[i].addr, .length = sges[i].length, .lkey = sges[i].lkey};
-    }
+    copy_sges({wr.sg_list, static_cast<std::size_t>(wr.num_sge)}, e.sge);
     ++prod_;
     return 0;
 }
