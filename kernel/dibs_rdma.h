@@ -34,6 +34,8 @@
 #define DIBS_RDMA_MAX_MR_SIZE	BIT_ULL(31)
 #define DIBS_RDMA_MAX_MSG	BIT(24)
 #define DIBS_RDMA_MAX_RD_ATOM	16
+/* a PSN is 24 bits wide, as on an IB wire */
+#define DIBS_RDMA_PSN_MASK	GENMASK(23, 0)
 #define DIBS_RDMA_VENDOR_ID	0xffffff	/* no IEEE OUI: a software device */
 /* how long a SEND waits for room in the peer's receive ring (RNR) */
 #define DIBS_RDMA_RNR_TIMEOUT_MS	2000
@@ -141,6 +143,29 @@ struct dibs_rdma_qp {
 	u16 dlid;
 	bool has_grh;
 	union ib_gid dgid;
+	/*
+	 * What modify_qp set that the transport does not act on - there is
+	 * no wire: no packets, paths, timers, retries or PSNs - kept for
+	 * query_qp to report as set. Like the destination, written under
+	 * sq_lock and rq_lock, read under sq_lock.
+	 */
+	struct {
+		enum ib_mtu path_mtu;
+		u32 sq_psn;
+		u32 rq_psn;
+		u32 flow_label;
+		u8 timeout;
+		u8 retry_cnt;
+		u8 rnr_retry;
+		u8 min_rnr_timer;
+		u8 max_rd_atomic;
+		u8 max_dest_rd_atomic;
+		u8 sl;
+		u8 static_rate;
+		u8 sgid_index;
+		u8 hop_limit;
+		u8 traffic_class;
+	} kept;
 
 	/* on the receive CQ's rqps list */
 	struct list_head rcq_entry;

@@ -113,6 +113,7 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	qp->state = IB_QPS_RESET;
 	qp->sig_all = attr->sq_sig_type == IB_SIGNAL_ALL_WR;
 	qp->cap = *cap;
+	qp->kept.path_mtu = IB_MTU_4096;
 
 	qp->tx_slot = kzalloc(sizeof(*qp->tx_slot), GFP_KERNEL);
 	qp->wqe_ctx = dibs_rdma_wqe_ctx_alloc();
@@ -210,6 +211,42 @@ static void dibs_rdma_qp_reset(struct dibs_rdma_qp *qp)
 	smp_store_release(&qp->ring->gen, gen + 1);
 }
 
+/* Keep what @attr sets that only query_qp reports. Caller holds both locks. */
+static void dibs_rdma_qp_keep(struct dibs_rdma_qp *qp,
+			      const struct ib_qp_attr *attr, int mask)
+{
+	if (mask & IB_QP_PATH_MTU)
+		qp->kept.path_mtu = attr->path_mtu;
+	if (mask & IB_QP_SQ_PSN)
+		qp->kept.sq_psn = attr->sq_psn & DIBS_RDMA_PSN_MASK;
+	if (mask & IB_QP_RQ_PSN)
+		qp->kept.rq_psn = attr->rq_psn & DIBS_RDMA_PSN_MASK;
+	if (mask & IB_QP_TIMEOUT)
+		qp->kept.timeout = attr->timeout;
+	if (mask & IB_QP_RETRY_CNT)
+		qp->kept.retry_cnt = attr->retry_cnt;
+	if (mask & IB_QP_RNR_RETRY)
+		qp->kept.rnr_retry = attr->rnr_retry;
+	if (mask & IB_QP_MIN_RNR_TIMER)
+		qp->kept.min_rnr_timer = attr->min_rnr_timer;
+	if (mask & IB_QP_MAX_QP_RD_ATOMIC)
+		qp->kept.max_rd_atomic = attr->max_rd_atomic;
+	if (mask & IB_QP_MAX_DEST_RD_ATOMIC)
+		qp->kept.max_dest_rd_atomic = attr->max_dest_rd_atomic;
+	if (mask & IB_QP_AV) {
+		const struct ib_global_route *grh = rdma_ah_read_grh(&attr->ah_attr);
+
+		qp->kept.sl = rdma_ah_get_sl(&attr->ah_attr);
+		qp->kept.static_rate = rdma_ah_get_static_rate(&attr->ah_attr);
+		if (rdma_ah_get_ah_flags(&attr->ah_attr) & IB_AH_GRH) {
+			qp->kept.flow_label = grh->flow_label;
+			qp->kept.sgid_index = grh->sgid_index;
+			qp->kept.hop_limit = grh->hop_limit;
+			qp->kept.traffic_class = grh->traffic_class;
+		}
+	}
+}
+
 int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 			struct ib_udata *udata)
 {
@@ -237,6 +274,11 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		rc = -EINVAL;
 		goto out;
 	}
+	if ((mask & IB_QP_PATH_MTU) &&
+	    (attr->path_mtu < IB_MTU_256 || attr->path_mtu > IB_MTU_4096)) {
+		rc = -EINVAL;
+		goto out;
+	}
 	if (((mask & IB_QP_MAX_QP_RD_ATOMIC) &&
 	     attr->max_rd_atomic > DIBS_RDMA_MAX_RD_ATOM) ||
 	    ((mask & IB_QP_MAX_DEST_RD_ATOMIC) &&
@@ -256,6 +298,7 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		WRITE_ONCE(qp->access, attr->qp_access_flags);
 	if (mask & IB_QP_DEST_QPN)
 		qp->dest_qpn = attr->dest_qp_num;
+	dibs_rdma_qp_keep(qp, attr, mask);
 
 	if (mask & IB_QP_STATE) {
 		if (new == IB_QPS_RESET)
@@ -288,20 +331,28 @@ int dibs_rdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	mutex_lock(&qp->sq_lock);
 	attr->qp_state = qp->state;
 	attr->cur_qp_state = qp->state;
-	attr->path_mtu = IB_MTU_4096;
+	attr->path_mtu = qp->kept.path_mtu;
 	attr->qp_access_flags = qp->access;
 	attr->cap = qp->cap;
 	attr->dest_qp_num = qp->dest_qpn;
 	attr->port_num = 1;
-	attr->max_rd_atomic = DIBS_RDMA_MAX_RD_ATOM;
-	attr->max_dest_rd_atomic = DIBS_RDMA_MAX_RD_ATOM;
+	attr->sq_psn = qp->kept.sq_psn;
+	attr->rq_psn = qp->kept.rq_psn;
+	attr->timeout = qp->kept.timeout;
+	attr->retry_cnt = qp->kept.retry_cnt;
+	attr->rnr_retry = qp->kept.rnr_retry;
+	attr->min_rnr_timer = qp->kept.min_rnr_timer;
+	attr->max_rd_atomic = qp->kept.max_rd_atomic;
+	attr->max_dest_rd_atomic = qp->kept.max_dest_rd_atomic;
 	attr->ah_attr.type = RDMA_AH_ATTR_TYPE_IB;
 	rdma_ah_set_dlid(&attr->ah_attr, qp->dlid);
 	rdma_ah_set_port_num(&attr->ah_attr, 1);
-	if (qp->has_grh) {
-		rdma_ah_set_ah_flags(&attr->ah_attr, IB_AH_GRH);
-		rdma_ah_set_dgid_raw(&attr->ah_attr, qp->dgid.raw);
-	}
+	rdma_ah_set_sl(&attr->ah_attr, qp->kept.sl);
+	rdma_ah_set_static_rate(&attr->ah_attr, qp->kept.static_rate);
+	if (qp->has_grh)
+		rdma_ah_set_grh(&attr->ah_attr, &qp->dgid, qp->kept.flow_label,
+				qp->kept.sgid_index, qp->kept.hop_limit,
+				qp->kept.traffic_class);
 	mutex_unlock(&qp->sq_lock);
 
 	init->qp_type = IB_QPT_RC;

@@ -20,6 +20,9 @@ int dibs_rdma_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->vendor_id = DIBS_RDMA_VENDOR_ID;
 	attr->hw_ver = DIBS_RDMA_ABI_VERSION;
 	attr->sys_image_guid = ibdev->node_guid;
+	/* what modify_qp honours (a checked cur_qp_state), and the GUID above */
+	attr->device_cap_flags = IB_DEVICE_CURR_QP_STATE_MOD |
+				 IB_DEVICE_SYS_IMAGE_GUID;
 	attr->max_pd = DIBS_RDMA_MAX_PD;
 	attr->max_qp = DIBS_RDMA_MAX_QP;
 	attr->max_qp_wr = DIBS_RDMA_MAX_WR;

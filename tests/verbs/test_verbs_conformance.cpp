@@ -93,6 +93,10 @@ BOOST_AUTO_TEST_CASE(attributes_report_the_limits) {
     BOOST_TEST(attr.max_cqe == 65536);
     BOOST_TEST(attr.max_mr_size == (1ULL << 31));
     BOOST_TEST(attr.max_srq == 0);
+    // exactly what is there: a checked cur_qp_state in modify_qp, and a system image GUID
+    BOOST_TEST(attr.device_cap_flags ==
+               static_cast<unsigned>(IBV_DEVICE_CURR_QP_STATE_MOD | IBV_DEVICE_SYS_IMAGE_GUID));
+    BOOST_TEST(attr.sys_image_guid != 0U);
     BOOST_TEST(attr.atomic_cap != IBV_ATOMIC_NONE);
     BOOST_TEST(attr.max_qp_rd_atom >= 1);
     std::uint16_t pkey = 0;
@@ -608,6 +612,72 @@ BOOST_FIXTURE_TEST_CASE(query_reports_the_connection, lo0_pair) {
     BOOST_TEST(attr.qp_access_flags == static_cast<unsigned>(to_ibv(remote_all)));
     BOOST_TEST(attr.port_num == 1);
     BOOST_TEST(init.qp_type == IBV_QPT_RC);
+}
+
+// Every attribute a QP was given is reported as given (as rxe does), also those that the
+// transport does not act on: paths, timers, retries and PSNs belong to a wire, which dibs has
+// not. A path MTU that IB does not have is EINVAL.
+BOOST_FIXTURE_TEST_CASE(query_reports_what_was_set, qp_pair_fixture) {
+    BOOST_REQUIRE_EQUAL(try_modify(init_attr(), init_mask), 0);
+    ibv_qp_attr rtr = rtr_attr(endpoint_of(*peer), addressing::gid_and_lid);
+    for (const int bad : {0, 6}) {
+        rtr.path_mtu = static_cast<ibv_mtu>(bad);
+        BOOST_TEST(try_modify(rtr, rtr_mask) == EINVAL, "path_mtu " << bad);
+    }
+    BOOST_TEST(state_of(*qp) == "INIT");
+    rtr.path_mtu = IBV_MTU_1024;
+    rtr.rq_psn = 0x123456;
+    rtr.max_dest_rd_atomic = 3;
+    rtr.min_rnr_timer = 17;
+    rtr.ah_attr.sl = 5;
+    rtr.ah_attr.static_rate = IBV_RATE_10_GBPS;
+    rtr.ah_attr.grh.hop_limit = 9;
+    rtr.ah_attr.grh.traffic_class = 0x28;
+    rtr.ah_attr.grh.flow_label = 0x12345;
+    BOOST_REQUIRE_EQUAL(try_modify(rtr, rtr_mask), 0);
+    ibv_qp_attr rts = rts_attr();
+    rts.sq_psn = 0xabcdef;
+    rts.timeout = 18;
+    rts.retry_cnt = 5;
+    rts.rnr_retry = 3;
+    rts.max_rd_atomic = 2;
+    BOOST_REQUIRE_EQUAL(try_modify(rts, rts_mask), 0);
+
+    ibv_qp_attr got{};
+    ibv_qp_init_attr init{};
+    BOOST_REQUIRE_EQUAL(ibv_query_qp(qp.get(), &got, rtr_mask | rts_mask, &init), 0);
+    BOOST_TEST(name(got.qp_state) == "RTS");
+    BOOST_TEST(got.path_mtu == IBV_MTU_1024);
+    BOOST_TEST(got.rq_psn == 0x123456U);
+    BOOST_TEST(got.sq_psn == 0xabcdefU);
+    BOOST_TEST(got.max_dest_rd_atomic == 3);
+    BOOST_TEST(got.max_rd_atomic == 2);
+    BOOST_TEST(got.min_rnr_timer == 17);
+    BOOST_TEST(got.timeout == 18);
+    BOOST_TEST(got.retry_cnt == 5);
+    BOOST_TEST(got.rnr_retry == 3);
+    BOOST_TEST(got.dest_qp_num == peer->qp_num);
+    BOOST_TEST(got.ah_attr.sl == 5);
+    BOOST_TEST(got.ah_attr.static_rate == IBV_RATE_10_GBPS);
+    BOOST_TEST(got.ah_attr.dlid == rtr.ah_attr.dlid);
+    BOOST_TEST_REQUIRE(got.ah_attr.is_global == 1);
+    BOOST_TEST(std::ranges::equal(got.ah_attr.grh.dgid.raw, rtr.ah_attr.grh.dgid.raw));
+    BOOST_TEST(got.ah_attr.grh.sgid_index == 0);
+    BOOST_TEST(got.ah_attr.grh.hop_limit == 9);
+    BOOST_TEST(got.ah_attr.grh.traffic_class == 0x28);
+    BOOST_TEST(got.ah_attr.grh.flow_label == 0x12345U);
+    // an RTS -> RTS modify (from the state it names: IBV_DEVICE_CURR_QP_STATE_MOD) changes
+    // what it sets, and nothing else
+    ibv_qp_attr again{};
+    again.qp_state = IBV_QPS_RTS;
+    again.cur_qp_state = IBV_QPS_RTS;
+    again.min_rnr_timer = 3;
+    BOOST_REQUIRE_EQUAL(try_modify(again, IBV_QP_STATE | IBV_QP_CUR_STATE | IBV_QP_MIN_RNR_TIMER),
+                        0);
+    BOOST_REQUIRE_EQUAL(ibv_query_qp(qp.get(), &got, rtr_mask | rts_mask, &init), 0);
+    BOOST_TEST(got.min_rnr_timer == 3);
+    BOOST_TEST(got.timeout == 18);
+    BOOST_TEST(got.path_mtu == IBV_MTU_1024);
 }
 
 /// Queue depths for zero_depth_queues.
