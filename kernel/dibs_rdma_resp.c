@@ -639,6 +639,13 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 		}
 		dibs_rdma_rq_consume(qp);
 		qp->rx_off = 0;
+		/*
+		 * In the error state before the completion that tells why is
+		 * in the CQ ring, where a process may poll it at once; the
+		 * flush follows the completion.
+		 */
+		if (status != IB_WC_SUCCESS)
+			WRITE_ONCE(qp->state, IB_QPS_ERR);
 		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc,
 				  h.flags & DIBS_RDMA_SLOT_SOLICITED);
 		if (status != IB_WC_SUCCESS)
