@@ -12,7 +12,10 @@
 # in ${CMAKE_BINARY_DIR} (the guest sees the build tree at the same path). A module
 # name <mod> is the .ko path in DIBS_KMOD_<mod> (cmake/KernelModules.cmake), insmod'ed
 # in the order given; REQUIRES names modules the command loads itself. Unknown names
-# are a configure error. TIMEOUT (default 300 s) is the VM's; CTest's is 60 s more.
+# are a configure error. TIMEOUT (default 300 s) is the VM's; CTest's is 60 s more, plus
+# DIBS_VM_BOOT_LIMIT: vm-run's boot watchdog may kill a guest that hung in early boot
+# after that many seconds and boot it once more (the value reaches vm-run in the
+# test's environment).
 # Labels: "vm" plus LABELS. A VM test's PROCESSORS is the number of VMs it boots and its
 # COST its timeout (long tests start first): utils/run-tests runs two VMs at a time (a
 # TCG guest leaves a core idle most of the time: boot, 9p, kmemleak scans, sleeps), and a
@@ -41,6 +44,7 @@ set(DIBS_VM_RUN ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-run)
 cmake_path(NORMAL_PATH DIBS_VM_RUN)
 set(DIBS_VM_GROUP ${CMAKE_CURRENT_LIST_DIR}/../utils/vm/vm-group)
 cmake_path(NORMAL_PATH DIBS_VM_GROUP)
+set(DIBS_VM_BOOT_LIMIT 150)
 
 function(dibs_add_vm_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg "WILL_FAIL;STOCK_ONLY;DEBUG_ONLY;KMEMLEAK;FAULTS;LINK"
@@ -121,7 +125,7 @@ function(dibs_add_vm_test)
     add_test(NAME ${name}
       COMMAND ${runner} ${run_args} ${lane_mods} -- ${command}
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-    math(EXPR ctest_timeout "${timeout} + 60")
+    math(EXPR ctest_timeout "${timeout} + ${DIBS_VM_BOOT_LIMIT} + 60")
     set(vms 1)
     if(DEFINED arg_GUESTS)
       set(vms ${arg_GUESTS})
@@ -129,12 +133,13 @@ function(dibs_add_vm_test)
     set_tests_properties(${name} PROPERTIES
       LABELS "${labels}"
       TIMEOUT ${ctest_timeout}
+      ENVIRONMENT DIBS_VM_BOOT_LIMIT=${DIBS_VM_BOOT_LIMIT}
       PROCESSORS ${vms}
       COST ${timeout})
     if(DEFINED arg_GUESTS)
       set(server ${CMAKE_BINARY_DIR}/utils/vm/ivshmem-server/dibs-ivshmem-server)
       list(APPEND lane_kos ${server})
-      set_tests_properties(${name} PROPERTIES ENVIRONMENT DIBS_IVSHMEM_SERVER=${server})
+      set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT DIBS_IVSHMEM_SERVER=${server})
     endif()
     if(lane_kos)
       set_tests_properties(${name} PROPERTIES REQUIRED_FILES "${lane_kos}")
