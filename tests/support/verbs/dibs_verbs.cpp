@@ -316,7 +316,7 @@ ibv_qp_attr rtr_attr(const qp_endpoint& remote, addressing how) noexcept {
 
 void qp_to_rtr(ibv_qp& qp, const qp_endpoint& remote, addressing how) {
     ibv_qp_attr attr = rtr_attr(remote, how);
-    modify_qp(qp, attr, rtr_mask);
+    modify_qp(qp, attr, qp.qp_type == IBV_QPT_UC ? uc_rtr_mask : rtr_mask);
 }
 
 void qp_to_rts(ibv_qp& qp) {
@@ -327,9 +327,11 @@ void qp_to_rts(ibv_qp& qp) {
     attr.retry_cnt = 7;
     attr.rnr_retry = 7;
     attr.max_rd_atomic = 1;
+    constexpr int uc_mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
     modify_qp(qp, attr,
-              IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-                  IBV_QP_MAX_QP_RD_ATOMIC);
+              qp.qp_type == IBV_QPT_UC ? uc_mask
+                                       : uc_mask | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+                                             IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
 }
 
 void qp_to_reset(ibv_qp& qp) {
@@ -357,7 +359,9 @@ rc_pair rc_pair::create(ibv_pd& pd_a, ibv_pd& pd_b, const rc_pair_options& opts)
     for (auto [end, pd] : {std::pair{&p.a, &pd_a}, std::pair{&p.b, &pd_b}}) {
         end->pd = pd;
         end->cq = create_cq(*pd->context, opts.cqe);
-        end->qp = create_rc_qp(*pd, *end->cq, *end->cq, opts.caps, opts.sig_all);
+        ibv_qp_init_attr attr = rc_init_attr(*end->cq, *end->cq, opts.caps, opts.sig_all);
+        attr.qp_type = opts.type;
+        end->qp = create_qp(*pd, attr);
     }
     connect_qp(*p.a.qp, endpoint_of(*p.b.qp), opts.qp_access, opts.how);
     connect_qp(*p.b.qp, endpoint_of(*p.a.qp), opts.qp_access, opts.how);

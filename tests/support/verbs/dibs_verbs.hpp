@@ -187,7 +187,8 @@ struct qp_endpoint {
 
 /// ibv_modify_qp, throwing verbs_error.
 void modify_qp(ibv_qp& qp, ibv_qp_attr& attr, int mask);
-/// The transitions of an RC connection, with every attribute the IB spec requires.
+/// The transitions of an RC or UC connection (by the QP's type), with every attribute the IB
+/// spec requires: UC has no RDMA READ or atomic attributes, no RNR timer, no retries.
 void qp_to_init(ibv_qp& qp, access qp_access);
 void qp_to_rtr(ibv_qp& qp, const qp_endpoint& remote, addressing how);
 void qp_to_rts(ibv_qp& qp);
@@ -197,11 +198,12 @@ void connect_qp(ibv_qp& qp, const qp_endpoint& remote, access qp_access = remote
                 addressing how = addressing::lid);
 /// The attributes of the INIT -> RTR transition (for tests that leave one out).
 [[nodiscard]] ibv_qp_attr rtr_attr(const qp_endpoint& remote, addressing how) noexcept;
-inline constexpr int rtr_mask = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-                                IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
+inline constexpr int uc_rtr_mask =
+    IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN;
+inline constexpr int rtr_mask = uc_rtr_mask | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
 [[nodiscard]] ibv_qp_state query_qp_state(ibv_qp& qp);
 
-/// One end of an RC connection: a CQ for both queues, and the QP (destroyed first).
+/// One end of an RC (or UC) connection: a CQ for both queues, and the QP (destroyed first).
 struct rc_end {
     ibv_pd* pd = nullptr;
     cq_ptr cq;
@@ -214,9 +216,11 @@ struct rc_pair_options {
     access qp_access = remote_all;
     addressing how = addressing::lid;
     bool sig_all = false;
+    ibv_qp_type type = IBV_QPT_RC; ///< or IBV_QPT_UC
 };
 
-/// Two RC QPs connected to each other: a on pd_a's device, b on pd_b's (which may be the same).
+/// Two RC QPs (UC with opts.type) connected to each other: a on pd_a's device, b on pd_b's
+/// (which may be the same).
 class rc_pair {
 public:
     [[nodiscard]] static rc_pair create(ibv_pd& pd_a, ibv_pd& pd_b,
