@@ -184,6 +184,8 @@ struct dibs_rdma_qp {
 	bool rq_waiting;	/* DIBS_RDMA_RQ_WAITING is set in rq_ring->kick */
 	/* bytes of the current multi-slot message already placed */
 	u32 rx_off;
+	/* UC: the current message is dropped, its slots skipped to its last */
+	bool rx_drop;
 	/* the receive of the current message: entry rq_cons, copied at its first slot */
 	struct dibs_rdma_recv_wqe rx_wqe;
 	/* the WRITE request being served: its MR, next address, bytes left */
@@ -253,6 +255,20 @@ static inline struct dibs_rdma_cq *to_dcq(struct ib_cq *ibcq)
 static inline struct dibs_rdma_qp *to_dqp(struct ib_qp *ibqp)
 {
 	return container_of(ibqp, struct dibs_rdma_qp, ibqp);
+}
+
+/* UC: no READ or atomics, and what the responder refuses is lost, not reported */
+static inline bool dibs_rdma_qp_is_uc(const struct dibs_rdma_qp *qp)
+{
+	return qp->ibqp.qp_type == IB_QPT_UC;
+}
+
+/* The remote rights @qp grants its peer: a UC QP takes only RDMA WRITEs. */
+static inline int dibs_rdma_qp_remote_access(const struct dibs_rdma_qp *qp)
+{
+	int access = READ_ONCE(qp->access);
+
+	return dibs_rdma_qp_is_uc(qp) ? access & IB_ACCESS_REMOTE_WRITE : access;
 }
 
 static inline struct dibs_rdma_mr *to_dmr(struct ib_mr *ibmr)

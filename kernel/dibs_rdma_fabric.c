@@ -200,6 +200,7 @@ enum ib_wc_status dibs_rdma_fabric_connect(struct dibs_rdma_qp *qp,
 		.gid = &qp->ddev->gid,
 		.lid = qp->ddev->lid,
 		.qpn = qp->ibqp.qp_num,
+		.qp_type = qp->ibqp.qp_type,
 		.ring_tok = qp->ring_dmb.dmb_tok,
 	};
 	enum ib_wc_status st;
@@ -263,6 +264,7 @@ static void dibs_rdma_answer_connect(struct dibs_rdma_dev *ddev,
 	const struct dibs_rdma_conn_req req = {
 		.gid = &gid,
 		.qpn = sqpn,
+		.qp_type = IB_QPT_MAX,
 		.ring_tok = ev->data,
 	};
 	enum ib_wc_status st;

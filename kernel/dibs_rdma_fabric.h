@@ -125,6 +125,12 @@ struct dibs_rdma_conn_req {
 	const union ib_gid *gid;	/* the requester's GID */
 	u16 lid;		/* 0 from another kernel */
 	u32 qpn;
+	/*
+	 * RC or UC, which must be the responder's type too; IB_QPT_MAX from
+	 * another kernel, whose CONNECT does not say (that kernel posts only
+	 * what the type of its QP allows)
+	 */
+	enum ib_qp_type qp_type;
 	u64 ring_tok;		/* the requester's ring: answers go there */
 };
 

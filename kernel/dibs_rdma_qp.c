@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dibs_rdma: RC queue pairs - the objects, their lookups and the state
- * machine. The requester is dibs_rdma_req.c, the responder (receive ring,
+ * dibs_rdma: RC and UC queue pairs - the objects, their lookups and the
+ * state machine. The requester is dibs_rdma_req.c, the responder (receive ring,
  * receive queue) dibs_rdma_resp.c.
  */
 #include <linux/log2.h>
@@ -88,7 +88,8 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	if (udata && udata->outlen < sizeof(resp))
 		udata = NULL;
 
-	if (attr->qp_type != IB_QPT_RC || attr->srq || attr->create_flags)
+	if ((attr->qp_type != IB_QPT_RC && attr->qp_type != IB_QPT_UC) ||
+	    attr->srq || attr->create_flags)
 		return -EOPNOTSUPP;
 	/* a queue of 0: a QP that only is the target of RDMA needs none */
 	if (cap->max_send_wr > DIBS_RDMA_MAX_WR ||
@@ -262,7 +263,7 @@ int dibs_rdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	mutex_lock(&qp->rq_lock);
 	cur = mask & IB_QP_CUR_STATE ? attr->cur_qp_state : qp->state;
 	new = mask & IB_QP_STATE ? attr->qp_state : cur;
-	if (cur != qp->state || !ib_modify_qp_is_ok(cur, new, IB_QPT_RC, mask)) {
+	if (cur != qp->state || !ib_modify_qp_is_ok(cur, new, ibqp->qp_type, mask)) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -355,7 +356,7 @@ int dibs_rdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 				qp->kept.traffic_class);
 	mutex_unlock(&qp->sq_lock);
 
-	init->qp_type = IB_QPT_RC;
+	init->qp_type = ibqp->qp_type;
 	init->send_cq = ibqp->send_cq;
 	init->recv_cq = ibqp->recv_cq;
 	init->cap = qp->cap;

@@ -606,16 +606,38 @@ static void dibs_rdma_doorbell(struct dibs_rdma_qp *qp)
 	dibs_rdma_ctx_release(c);
 }
 
-static bool dibs_rdma_opcode_ok(enum ib_wr_opcode op)
+/* What a QP of @qp's type may post: UC has no READ and no atomics. */
+static bool dibs_rdma_opcode_ok(const struct dibs_rdma_qp *qp,
+				enum ib_wr_opcode op)
 {
 	switch (op) {
 	case IB_WR_RDMA_WRITE:
 	case IB_WR_RDMA_WRITE_WITH_IMM:
 	case IB_WR_SEND:
 	case IB_WR_SEND_WITH_IMM:
+		return true;
 	case IB_WR_RDMA_READ:
 	case IB_WR_ATOMIC_CMP_AND_SWP:
 	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		return !dibs_rdma_qp_is_uc(qp);
+	default:
+		return false;
+	}
+}
+
+/*
+ * Did the responder's side fail @st - the peer unreachable, not connected
+ * back, refusing the rkey or the request, never making room? A UC requester
+ * gets no acknowledgment: for it such a message is lost, not failed.
+ */
+static bool dibs_rdma_status_is_remote(enum ib_wc_status st)
+{
+	switch (st) {
+	case IB_WC_REM_ACCESS_ERR:
+	case IB_WC_REM_INV_REQ_ERR:
+	case IB_WC_REM_OP_ERR:
+	case IB_WC_RETRY_EXC_ERR:
+	case IB_WC_RNR_RETRY_EXC_ERR:
 		return true;
 	default:
 		return false;
@@ -639,7 +661,7 @@ static int dibs_rdma_post_one(struct dibs_rdma_qp *qp,
 	lockdep_assert_held(&qp->sq_lock);
 	if (!qp->cap.max_send_wr)
 		return -ENOMEM;
-	if (!dibs_rdma_opcode_ok(wr->opcode) || wr->num_sge < 0 ||
+	if (!dibs_rdma_opcode_ok(qp, wr->opcode) || wr->num_sge < 0 ||
 	    wr->num_sge > qp->cap.max_send_sge ||
 	    (state != IB_QPS_RTS && state != IB_QPS_ERR))
 		return -EINVAL;
@@ -647,10 +669,13 @@ static int dibs_rdma_post_one(struct dibs_rdma_qp *qp,
 		wc.status = IB_WC_WR_FLUSH_ERR;
 	} else {
 		wc.status = dibs_rdma_execute(qp, wr);
-		if (wc.status != IB_WC_SUCCESS) {
+		if (wc.status != IB_WC_SUCCESS)
 			dibs_rdma_detach_peer(qp);
+		if (dibs_rdma_qp_is_uc(qp) &&
+		    dibs_rdma_status_is_remote(wc.status))
+			wc.status = IB_WC_SUCCESS;	/* lost on the way */
+		if (wc.status != IB_WC_SUCCESS)
 			dibs_rdma_qp_error(qp);
-		}
 	}
 	if (wc.status != IB_WC_SUCCESS || qp->sig_all ||
 	    (wr->send_flags & IB_SEND_SIGNALED))

@@ -19,8 +19,10 @@
 #include "dibs_rdma.h"
 
 /*
- * The answer to a connect request: is @qpn of @ddev ready to receive and
- * connected back to the requester, by GID or by LID?
+ * The answer to a connect request: is @qpn of @ddev ready to receive,
+ * connected back to the requester, by GID or by LID, and of its type? A UC
+ * requester with a ring window writes our ring itself: it must not find an
+ * RC responder there that serves READs.
  */
 enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 					 const struct dibs_rdma_conn_req *req,
@@ -35,6 +37,7 @@ enum ib_wc_status dibs_rdma_resp_connect(struct dibs_rdma_dev *ddev, u32 qpn,
 	state = READ_ONCE(qp->state);
 	if ((state == IB_QPS_RTR || state == IB_QPS_RTS) &&
 	    qp->dest_qpn == req->qpn &&
+	    (req->qp_type == IB_QPT_MAX || req->qp_type == qp->ibqp.qp_type) &&
 	    (qp->has_grh ? !memcmp(qp->dgid.raw, req->gid->raw, sizeof(qp->dgid.raw)) :
 			   qp->dlid == req->lid)) {
 		*ring_tok = qp->ring_dmb.dmb_tok;
@@ -63,7 +66,7 @@ static enum ib_wc_status dibs_rdma_resp_target(struct dibs_rdma_dev *ddev,
 	t->mr = NULL;
 	if (!qp)
 		return IB_WC_RETRY_EXC_ERR;
-	qp_access = READ_ONCE(qp->access);
+	qp_access = dibs_rdma_qp_remote_access(qp);
 	if (window)
 		mr = dibs_rdma_mr_lookup(ddev, qp->ibqp.pd, rkey);
 	else if (qp_access & access)
@@ -145,6 +148,7 @@ static void dibs_rdma_rq_forget(struct dibs_rdma_qp *qp)
 	qp->rq_cons = READ_ONCE(qp->rq_ring->prod);
 	WRITE_ONCE(qp->rq_ring->cons, qp->rq_cons);
 	qp->rx_off = 0;
+	qp->rx_drop = false;
 }
 
 /* Ask the poster for a doorbell after its next post (or stop asking: 0). */
@@ -310,6 +314,7 @@ static void dibs_rdma_rx_flush(struct dibs_rdma_qp *qp)
 
 	dibs_rdma_rq_kick(qp, DIBS_RDMA_RQ_FLUSH);
 	qp->rx_off = 0;
+	qp->rx_drop = false;
 	if (!dibs_rdma_rq_posted(qp, &n)) {
 		/* what is posted is unknown: start over at prod */
 		dibs_rdma_rq_forget(qp);
@@ -420,7 +425,7 @@ static struct dibs_rdma_mr *dibs_rdma_req_mr(struct dibs_rdma_qp *qp,
 					     const struct dibs_rdma_slot_hdr *h,
 					     int access)
 {
-	if (h->src_qpn != qp->dest_qpn || !(READ_ONCE(qp->access) & access))
+	if (h->src_qpn != qp->dest_qpn || !(dibs_rdma_qp_remote_access(qp) & access))
 		return NULL;
 	return dibs_rdma_mr_check(qp->ddev, qp->ibqp.pd, h->rkey, access,
 				  h->raddr, h->total);
@@ -603,7 +608,17 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 			smp_store_release(&ring->cons, qp->ring_cons);
 			continue;
 		}
-		if (!qp->rx_off && !dibs_rdma_rq_load(qp)) {
+		/*
+		 * UC: a sender that found no room for the rest of a message
+		 * (RNR) gave up on it, which is no error on UC: the next
+		 * message's first slot ends the one that is lost.
+		 */
+		if ((qp->rx_off || qp->rx_drop) && dibs_rdma_qp_is_uc(qp) &&
+		    (h.flags & DIBS_RDMA_SLOT_FIRST)) {
+			qp->rx_off = 0;
+			qp->rx_drop = false;
+		}
+		if (!qp->rx_off && !qp->rx_drop && !dibs_rdma_rq_load(qp)) {
 			/* the message waits for post_recv (receiver not ready) */
 			if (qp->state != IB_QPS_ERR)
 				dibs_rdma_serve_ahead(qp);
@@ -611,16 +626,33 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 		}
 		wqe = &qp->rx_wqe;
 		status = IB_WC_SUCCESS;
-		if (h.opcode == DIBS_RDMA_MSG_SEND)
+		/* the slots of a message being dropped are only skipped */
+		if (!qp->rx_drop && h.opcode == DIBS_RDMA_MSG_SEND)
 			status = dibs_rdma_place(qp, wqe, qp->rx_off, slot->data,
 						 min_t(u32, h.len,
 						       DIBS_RDMA_SLOT_DATA));
-		else if (h.opcode != DIBS_RDMA_MSG_WRITE_IMM)
+		else if (!qp->rx_drop && h.opcode != DIBS_RDMA_MSG_WRITE_IMM)
 			status = IB_WC_REM_INV_REQ_ERR;
 		qp->rx_off += h.len;
 		qp->ring_cons++;
 		/* tell the sender the slot is free */
 		smp_store_release(&ring->cons, qp->ring_cons);
+		/*
+		 * UC: a message the responder refuses (too long for the
+		 * receive, malformed) is silently dropped; the receive stays
+		 * posted for the next one. A receive buffer that is not
+		 * writable is the receiver's own error, reported as on RC.
+		 */
+		if (status != IB_WC_SUCCESS && status != IB_WC_LOC_PROT_ERR &&
+		    dibs_rdma_qp_is_uc(qp))
+			qp->rx_drop = true;
+		if (qp->rx_drop) {
+			if (h.flags & DIBS_RDMA_SLOT_LAST) {
+				qp->rx_drop = false;
+				qp->rx_off = 0;
+			}
+			continue;
+		}
 		if (!(h.flags & DIBS_RDMA_SLOT_LAST) && status == IB_WC_SUCCESS)
 			continue;
 

@@ -547,7 +547,9 @@ static int dibs_rdma_window_method(struct uverbs_attr_bundle *attrs,
 	uctx = ib_uverbs_get_ucontext(attrs);
 	if (IS_ERR(uctx))
 		return PTR_ERR(uctx);
-	if (ibqp->qp_type != IB_QPT_RC)
+	/* a UC QP may not READ: only its rings may be windows */
+	if (ibqp->qp_type != IB_QPT_RC &&
+	    (ibqp->qp_type != IB_QPT_UC || kind == DIBS_RDMA_WINDOW_MR))
 		return -EINVAL;
 	if (kind == DIBS_RDMA_WINDOW_OWN_RING)
 		rc = dibs_rdma_window_open_own(to_dqp(ibqp), uctx, &resp);

@@ -374,14 +374,19 @@ void fail_unknown(dibs_qp& qp) noexcept {
 }
 
 /// Writes the message into the peer's ring; true if the owner must be signalled. A ring
-/// window revoked under it leaves the outcome unknown: status becomes RETRY_EXC_ERR.
+/// window revoked under it leaves the outcome unknown: on RC, status becomes RETRY_EXC_ERR; on
+/// UC, which has no acknowledgments, the message may just have been lost.
 bool put_message(dibs_qp& qp, const ibv_send_wr& wr, const plan& p,
                  ibv_wc_status& status) noexcept {
     // put() ends with the fence that valid() needs
     const bool signal = p.ring->put(message_of(wr, p), std::span{p.local}.first(p.nsge));
     if (!p.ring->valid()) {
-        fail_unknown(qp);
-        status = IBV_WC_RETRY_EXC_ERR;
+        if (qp.ibqp.qp_type == IBV_QPT_UC) {
+            qp.ring.reset();
+        } else {
+            fail_unknown(qp);
+            status = IBV_WC_RETRY_EXC_ERR;
+        }
         return false;
     }
     return signal;

@@ -5,13 +5,13 @@
 // WRITE_WITH_IMM that it writes into the peer's receive ring through a ring window (send.hpp),
 // all completed in the CQ next to what the kernel completes.
 //
-// What goes this way: a WR of a connected RC QP whose peer the kernel lets it map (a direct
-// peer: dibs_loopback) - for RDMA and atomics onto a target MR whose rights include reading,
-// inside the MR's whole pages; for a message, one that fits in the room left in the peer's
-// ring - with local SGEs that pass the checks the kernel makes (mr_table), while the send CQ
-// is not armed (an armed CQ's event is the kernel's to raise) and has room. Everything else
-// goes to the kernel through the send queue ring (sq.hpp), one doorbell per run of consecutive
-// such WRs, in order with what the provider executes: both are synchronous. With
+// What goes this way: a WR of a connected RC or UC QP whose peer the kernel lets it map (a
+// direct peer: dibs_loopback) - for RDMA and atomics, on RC only, onto a target MR whose
+// rights include reading, inside the MR's whole pages; for a message, one that fits in the
+// room left in the peer's ring - with local SGEs that pass the checks the kernel makes (mr_table),
+// while the send CQ is not armed (an armed CQ's event is the kernel's to raise) and has room.
+// Everything else goes to the kernel through the send queue ring (sq.hpp), one doorbell per run of
+// consecutive such WRs, in order with what the provider executes: both are synchronous. With
 // DIBS_RDMA_BYPASS=0 in the environment, everything is a POST_SEND with its WRs.
 #ifndef DIBS_PROVIDER_BYPASS_HPP
 #define DIBS_PROVIDER_BYPASS_HPP

@@ -172,7 +172,7 @@ struct dibs_rdma_rq_ring {
  * notify is 0, read while it holds the drain): an armed CQ's event is the
  * kernel's to raise. It then clears the ring's armed word, so that senders
  * stop signalling; the kernel sets it again, before it drains, whenever the
- * CQ is armed. Errors of the method: EINVAL (not RC, not in RTR or RTS),
+ * CQ is armed. Errors of the method: EINVAL (not RC or UC, not in RTR or RTS),
  * EOPNOTSUPP (no such rings on this QP or device), ENOSPC (as for windows). It completes only whole messages that need no checks beyond
  * the local ones: a SEND all of whose slots are in the ring, into a receive
  * whose buffers pass the checks of POST_RECV (local write, in an MR of the
@@ -276,8 +276,9 @@ struct dibs_rdma_create_qp_resp {
  *   state_offset		mmap(one page, PROT_READ, MAP_SHARED) maps a
  *				struct dibs_rdma_window_state
  *
- * Errors of the method: EINVAL (QP not in RTS or not RC), ENOTCONN (the peer
- * QP is not connected back), EOPNOTSUPP (the peer is not direct), EACCES (no
+ * Errors of the method: EINVAL (QP not in RTS or not RC: a UC QP has no
+ * READ, so no direct windows), ENOTCONN (the peer QP is not connected
+ * back), EOPNOTSUPP (the peer is not direct), EACCES (no
  * such MR for that QP, or no rights that allow a window), ENOSPC (DIBS_RDMA_MAX_WINDOWS open on the QP), ERANGE
  * (the MR has no whole page).
  *
@@ -314,9 +315,9 @@ enum dibs_rdma_open_window_attrs {
 /*
  * Ring windows
  * ------------
- * DIBS_RDMA_METHOD_QP_OPEN_RING opens a window of a connected RC QP onto its
- * peer QP's receive ring (struct dibs_rdma_ring, dibs-rdma-wire.h), with the
- * conditions and errors of OPEN_WINDOW up to the MR checks, which it has
+ * DIBS_RDMA_METHOD_QP_OPEN_RING opens a window of a connected RC or UC QP
+ * (whose peer QP is of its type) onto its peer QP's receive ring (struct
+ * dibs_rdma_ring, dibs-rdma-wire.h), with the conditions and errors of OPEN_WINDOW up to the MR checks, which it has
  * none of: the ring is where the peer QP takes our messages, and its owner
  * checks everything it reads there. The answer is a struct
  * dibs_rdma_window_resp whose iova 0 is the ring's first byte, whose length
@@ -333,9 +334,10 @@ enum dibs_rdma_open_window_attrs {
  * While the QP has had a ring window, the kernel driver finds the ring's
  * tail again before each message it writes itself: both may write it, one
  * after the other, as the provider serialises its posts. A SEND whose ring
- * window is revoked while it is written may or may not have arrived: it
- * completes with IBV_WC_RETRY_EXC_ERR and the QP moves to the error state,
- * as for an atomic.
+ * window is revoked while it is written may or may not have arrived: on RC
+ * it completes with IBV_WC_RETRY_EXC_ERR and the QP moves to the error
+ * state, as for an atomic; on UC, which has no acknowledgments, it
+ * completes successfully, as a message lost on the way does.
  */
 enum dibs_rdma_open_ring_attrs {
 	DIBS_RDMA_ATTR_OPEN_RING_QP = (1U << UVERBS_ID_NS_SHIFT),

@@ -14,11 +14,13 @@
 /*
  * Receive ring
  * ------------
- * Every RC QP owns one DMB on its dibs device: a ring of DIBS_RDMA_RING_SLOTS
- * slots that its connected peer fills with messages (move_data with the
- * signal flag). The owner's responder drains it in order. SEND and
- * WRITE_WITH_IMM are delivered into posted receive WQEs; a message waits in
- * the ring until a receive is posted. The consumer index lives in the ring
+ * Every RC and UC QP owns one DMB on its dibs device: a ring of
+ * DIBS_RDMA_RING_SLOTS slots that its connected peer fills with messages
+ * (move_data with the signal flag). The owner's responder drains it in
+ * order. SEND and WRITE_WITH_IMM are delivered into posted receive WQEs; a
+ * message waits in the ring until a receive is posted - also on UC, where
+ * the IB spec drops a message that finds no receive: dibs delivers it
+ * later instead, which no UC consumer can rely on either way. The consumer index lives in the ring
  * header, and the sender reads it through attach_dmb() to know how much room
  * is left.
  *
