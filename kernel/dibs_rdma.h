@@ -24,7 +24,6 @@
 #define DIBS_RDMA_MAX_PD	1024
 #define DIBS_RDMA_MAX_QP	1024
 #define DIBS_RDMA_MAX_CQ	1024
-#define DIBS_RDMA_MAX_CQE	65536
 #define DIBS_RDMA_MAX_WR	4096
 #define DIBS_RDMA_MAX_INLINE	256
 /* entries of a send queue ring: one batch, executed during its doorbell */
@@ -107,7 +106,7 @@ struct dibs_rdma_cq {
 	struct dibs_rdma_mmap_entry *ring_entry;
 	u32 ring_prod;		/* the kernel's own copy of ring->prod */
 	struct ib_wc *queue;
-	u32 size;		/* entries in queue: ibcq.cqe + 1 */
+	u32 size;		/* ring: entries (2^n); queue: ibcq.cqe + 1 */
 	u32 head;		/* next to poll */
 	u32 count;		/* valid entries */
 	u8 notify;		/* 0, IB_CQ_NEXT_COMP or IB_CQ_SOLICITED */
@@ -302,6 +301,9 @@ int dibs_rdma_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 /* dibs_rdma_mr.c */
 struct ib_mr *dibs_rdma_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 				    u64 iova, int access, struct ib_udata *udata);
+struct ib_mr *dibs_rdma_rereg_user_mr(struct ib_mr *ibmr, int flags, u64 start,
+				      u64 length, u64 iova, int access,
+				      struct ib_pd *pd, struct ib_udata *udata);
 int dibs_rdma_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
 struct dibs_rdma_mr *dibs_rdma_mr_check(struct dibs_rdma_dev *ddev,
 					struct ib_pd *pd, u32 key, int access,
@@ -314,6 +316,7 @@ void dibs_rdma_mr_put(struct dibs_rdma_mr *mr);
 int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 			struct ib_udata *udata);
 int dibs_rdma_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
+int dibs_rdma_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata);
 int dibs_rdma_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc);
 int dibs_rdma_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
 void dibs_rdma_cq_post(struct dibs_rdma_cq *cq, const struct ib_wc *wc,

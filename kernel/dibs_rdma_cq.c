@@ -6,36 +6,52 @@
  * the uapi header): the provider polls it without a system call. A CQ
  * created without the provider's response buffer keeps struct ib_wc entries
  * and is polled through POLL_CQ. Completion events follow req_notify_cq();
- * a full CQ raises IB_EVENT_CQ_ERR and drops the completion.
+ * a full CQ raises IB_EVENT_CQ_ERR and drops the completion. resize_cq()
+ * moves the completions not yet polled into a new ring or queue.
  */
 #include <linux/slab.h>
 #include <rdma/uverbs_ioctl.h>
 
 #include "dibs_rdma.h"
 
-static int dibs_rdma_cq_map(struct dibs_rdma_cq *cq, struct ib_udata *udata)
+/*
+ * A ring of @num_cqe entries (a power of two: the free-running u32 indices
+ * of the uapi header wrap around without a jump), its mapping described in
+ * @udata's response. Return: the mmap entry, or an ERR_PTR.
+ */
+static struct dibs_rdma_mmap_entry *
+dibs_rdma_cq_ring_alloc(struct ib_udata *udata, u32 num_cqe)
 {
 	struct dibs_rdma_create_cq_resp resp = {};
 	size_t len = PAGE_ALIGN(DIBS_RDMA_CQ_RING_ENTRIES +
-				array_size(cq->size, sizeof(*cq->ring_cqe)));
+				array_size(num_cqe, sizeof(struct dibs_rdma_cqe)));
 	struct dibs_rdma_mmap_entry *e;
 	int rc;
 
+	if (udata->outlen < sizeof(resp))
+		return ERR_PTR(-EINVAL);
 	e = dibs_rdma_mmap_alloc(udata, len);
 	if (IS_ERR(e))
-		return PTR_ERR(e);
-	cq->ring = e->vaddr;
-	cq->ring_cqe = e->vaddr + DIBS_RDMA_CQ_RING_ENTRIES;
-	cq->ring_entry = e;
+		return e;
 	resp.mmap_offset = rdma_user_mmap_get_offset(&e->rdma);
 	resp.mmap_len = len;
-	resp.num_cqe = cq->size;
+	resp.num_cqe = num_cqe;
 	rc = ib_copy_to_udata(udata, &resp, sizeof(resp));
 	if (rc) {
 		rdma_user_mmap_entry_remove(&e->rdma);
-		cq->ring = NULL;
+		return ERR_PTR(rc);
 	}
-	return rc;
+	return e;
+}
+
+/* Make @e the ring of @cq. Caller holds cq->lock, or owns a new CQ. */
+static void dibs_rdma_cq_set_ring(struct dibs_rdma_cq *cq,
+				  struct dibs_rdma_mmap_entry *e, u32 num_cqe)
+{
+	cq->ring = e->vaddr;
+	cq->ring_cqe = e->vaddr + DIBS_RDMA_CQ_RING_ENTRIES;
+	cq->ring_entry = e;
+	cq->size = num_cqe;
 }
 
 int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
@@ -56,9 +72,14 @@ int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 	spin_lock_init(&cq->lock);
 	mutex_init(&cq->rqps_lock);
 	INIT_LIST_HEAD(&cq->rqps);
-	cq->size = attr->cqe;
 	if (udata && udata->outlen >= sizeof(struct dibs_rdma_create_cq_resp)) {
-		rc = dibs_rdma_cq_map(cq, udata);
+		u32 num_cqe = roundup_pow_of_two(attr->cqe);
+		struct dibs_rdma_mmap_entry *e;
+
+		e = dibs_rdma_cq_ring_alloc(udata, num_cqe);
+		rc = PTR_ERR_OR_ZERO(e);
+		if (!rc)
+			dibs_rdma_cq_set_ring(cq, e, num_cqe);
 	} else {
 		/* one slot stays free to tell full from empty */
 		cq->size = attr->cqe + 1;
@@ -69,7 +90,7 @@ int dibs_rdma_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		atomic_dec(&ddev->nr_cqs);
 		return rc;
 	}
-	ibcq->cqe = attr->cqe;
+	ibcq->cqe = cq->ring ? cq->size : attr->cqe;
 	return 0;
 }
 
@@ -82,6 +103,101 @@ int dibs_rdma_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata)
 	kvfree(cq->queue);
 	atomic_dec(&to_ddev(ibcq->device)->nr_cqs);
 	return 0;
+}
+
+/*
+ * Move the entries the process has not consumed yet (cons up to prod: cons
+ * is the process's, so the count is checked) into @e, as entries 0..n-1.
+ * Caller holds cq->lock. Return: 0, or -EINVAL if they do not fit.
+ */
+static int dibs_rdma_cq_move_ring(struct dibs_rdma_cq *cq,
+				  struct dibs_rdma_mmap_entry *e, u32 num_cqe)
+{
+	struct dibs_rdma_cq_ring *ring = e->vaddr;
+	struct dibs_rdma_cqe *cqe = e->vaddr + DIBS_RDMA_CQ_RING_ENTRIES;
+	u32 cons = READ_ONCE(cq->ring->cons);
+	u32 held = READ_ONCE(cq->ring->held);
+	u32 used = cq->ring_prod - cons;
+	u32 i;
+
+	if (used > cq->size || held > cq->size || used + held > num_cqe)
+		return -EINVAL;
+	for (i = 0; i < used; i++)
+		cqe[i] = cq->ring_cqe[(cons + i) % cq->size];
+	ring->cons = 0;
+	ring->held = held;
+	ring->notify = cq->notify;
+	/* the entries before the index that publishes them */
+	smp_store_release(&ring->prod, used);
+	cq->ring_prod = used;
+	dibs_rdma_cq_set_ring(cq, e, num_cqe);
+	return 0;
+}
+
+/* As dibs_rdma_cq_move_ring(), for a CQ without a ring. Caller holds cq->lock. */
+static int dibs_rdma_cq_move_queue(struct dibs_rdma_cq *cq, struct ib_wc *queue,
+				   u32 size)
+{
+	u32 i;
+
+	if (cq->count >= size)
+		return -EINVAL;
+	for (i = 0; i < cq->count; i++)
+		queue[i] = cq->queue[(cq->head + i) % cq->size];
+	swap(cq->queue, queue);
+	cq->head = 0;
+	cq->size = size;
+	return 0;
+}
+
+/*
+ * Give @ibcq room for @cqe completions, keeping those not yet polled, in
+ * order. A user CQ gets a new ring: the response describes it as
+ * CREATE_CQ's does, and the old one is no longer written (the uapi header).
+ * Fewer entries than are outstanding is -EINVAL; the CQ is then unchanged.
+ *
+ * Context: process context (ib_uverbs RESIZE_CQ, or ib_resize_cq()).
+ */
+int dibs_rdma_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
+{
+	struct dibs_rdma_cq *cq = to_dcq(ibcq);
+	struct dibs_rdma_mmap_entry *e = NULL, *old;
+	struct ib_wc *queue = NULL;
+	unsigned long flags;
+	u32 size;
+	int rc;
+
+	if (cqe < 1 || cqe > DIBS_RDMA_MAX_CQE)
+		return -EINVAL;
+	if (cq->ring) {
+		size = roundup_pow_of_two(cqe);
+		e = dibs_rdma_cq_ring_alloc(udata, size);
+		if (IS_ERR(e))
+			return PTR_ERR(e);
+	} else {
+		size = cqe + 1;
+		queue = kvcalloc(size, sizeof(*queue), GFP_KERNEL);
+		if (!queue)
+			return -ENOMEM;
+	}
+
+	spin_lock_irqsave(&cq->lock, flags);
+	if (e) {
+		old = cq->ring_entry;
+		rc = dibs_rdma_cq_move_ring(cq, e, size);
+	} else {
+		/* on success @queue is the old one */
+		rc = dibs_rdma_cq_move_queue(cq, queue, size);
+	}
+	spin_unlock_irqrestore(&cq->lock, flags);
+
+	/* the process may still have the old ring mapped: freed at munmap */
+	if (e)
+		rdma_user_mmap_entry_remove(rc ? &e->rdma : &old->rdma);
+	kvfree(queue);
+	if (!rc)
+		ibcq->cqe = cq->ring ? size : cqe;
+	return rc;
 }
 
 static int dibs_rdma_cq_take(struct dibs_rdma_cq *cq, int num, struct ib_wc *wc)

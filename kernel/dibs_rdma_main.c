@@ -46,6 +46,8 @@ static const struct ib_device_ops dibs_rdma_dev_ops = {
 	.query_qp = dibs_rdma_query_qp,
 	.reg_user_mr = dibs_rdma_reg_user_mr,
 	.req_notify_cq = dibs_rdma_req_notify_cq,
+	.rereg_user_mr = dibs_rdma_rereg_user_mr,
+	.resize_cq = dibs_rdma_resize_cq,
 
 	INIT_RDMA_OBJ_SIZE(ib_cq, dibs_rdma_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, dibs_rdma_pd, ibpd),

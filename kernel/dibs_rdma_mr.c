@@ -198,6 +198,31 @@ err_free:
 	return ERR_PTR(rc == -ENOSPC ? -ENOMEM : rc);
 }
 
+/*
+ * rereg_mr is a new MR that replaces @ibmr: ib_core destroys the old one
+ * (dibs_rdma_dereg_mr(), which revokes its windows) once this returned it,
+ * and keeps the old one, unchanged, if this fails. So an access that found
+ * the old MR sees the old translation and rights to the end, and the new
+ * keys are only ever checked against the new ones. What @flags does not
+ * change is taken from the old MR; an unchanged translation pins the pages
+ * that back the old MR's addresses now.
+ */
+struct ib_mr *dibs_rdma_rereg_user_mr(struct ib_mr *ibmr, int flags, u64 start,
+				      u64 length, u64 iova, int access,
+				      struct ib_pd *pd, struct ib_udata *udata)
+{
+	struct dibs_rdma_mr *old = to_dmr(ibmr);
+
+	if (!(flags & IB_MR_REREG_TRANS)) {
+		start = old->umem->address;
+		length = old->length;
+		iova = old->iova;
+	}
+	if (!(flags & IB_MR_REREG_ACCESS))
+		access = old->access;
+	return dibs_rdma_reg_user_mr(pd, start, length, iova, access, udata);
+}
+
 int dibs_rdma_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
 	struct dibs_rdma_mr *mr = to_dmr(ibmr);

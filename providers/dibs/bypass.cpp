@@ -355,8 +355,10 @@ ibv_wc_opcode wc_opcode(ibv_wr_opcode op) noexcept {
     }
 }
 
-bool cq_armed(const dibs_cq& cq) noexcept {
-    return std::atomic_ref<std::uint32_t>(cq.ring->notify).load(std::memory_order_acquire) != 0;
+bool cq_armed(dibs_cq& cq) noexcept {
+    const std::lock_guard guard{cq.lock}; // resize_cq replaces the ring
+    return std::atomic_ref<std::uint32_t>(cq.ring.header->notify).load(std::memory_order_acquire) !=
+           0;
 }
 
 /// An atomic or a message whose window was revoked under it may or may not have been done:

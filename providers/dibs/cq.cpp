@@ -5,14 +5,15 @@
 // system call, together with the completions of work the provider executed itself (dibs_cq,
 // bypass.hpp) and the receives it completes itself (recv.hpp). Only what the provider cannot
 // drain itself costs one: the uverbs POLL_CQ command, which makes the kernel drain the receive
-// rings of the CQ's QPs into the ring. req_notify_cq is the REQ_NOTIFY_CQ command.
+// rings of the CQ's QPs into the ring. req_notify_cq is the REQ_NOTIFY_CQ command; resize_cq
+// maps the new ring the kernel moved the outstanding completions into.
 #include "dibs.hpp"
 
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <span>
-
-#include <sys/mman.h>
+#include <utility>
 
 namespace dibs::provider {
 
@@ -20,6 +21,15 @@ namespace {
 
 using create_cq_resp = driver_resp<ib_uverbs_create_cq_resp, dibs_rdma_create_cq_resp>;
 static_assert(offsetof(create_cq_resp, drv) == sizeof(ib_uverbs_create_cq_resp));
+
+/// RESIZE_CQ's response, laid out as driver_resp would: the kernel's core part ends in a true
+/// flexible array, which C++ cannot nest.
+struct resize_cq_resp {
+    std::uint32_t cqe;
+    std::uint32_t reserved;
+    dibs_rdma_create_cq_resp drv;
+};
+static_assert(offsetof(resize_cq_resp, drv) == sizeof(ib_uverbs_resize_cq_resp));
 
 void to_ibv_wc(const dibs_rdma_cqe& e, ibv_wc& wc) noexcept {
     wc = ibv_wc{};
@@ -39,14 +49,25 @@ void to_ibv_wc(const dibs_rdma_cqe& e, ibv_wc& wc) noexcept {
 }
 
 std::uint32_t ring_prod(const dibs_cq& cq) noexcept {
-    return std::atomic_ref<std::uint32_t>(cq.ring->prod).load(std::memory_order_acquire);
+    return std::atomic_ref<std::uint32_t>(cq.ring.header->prod).load(std::memory_order_acquire);
 }
 
 /// Tells the kernel how many completions the provider holds (they take room in the CQ).
 /// Caller holds cq.lock.
 void publish_held(dibs_cq& cq) noexcept {
-    std::atomic_ref<std::uint32_t>(cq.ring->held)
+    std::atomic_ref<std::uint32_t>(cq.ring.header->held)
         .store(cq.local_count + cq.local_reserved, std::memory_order_relaxed);
+}
+
+/// Maps the ring a CREATE_CQ or RESIZE_CQ response describes.
+queue_ring<dibs_rdma_cq_ring, dibs_rdma_cqe> map_ring(const ibv_cq& ibcq,
+                                                      const dibs_rdma_create_cq_resp& drv) {
+    if (drv.num_cqe == 0) {
+        throw verbs_error(EPROTO, "CQ ring the kernel described");
+    }
+    return map_queue_ring<dibs_rdma_cq_ring, dibs_rdma_cqe>(ibcq.context->cmd_fd, drv.mmap_offset,
+                                                            drv.mmap_len, DIBS_RDMA_CQ_RING_ENTRIES,
+                                                            drv.num_cqe, "CQ ring");
 }
 
 } // namespace
@@ -61,7 +82,7 @@ std::size_t take_completions(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {
             (cq.local_count == 0 ||
              static_cast<std::int32_t>(cq.local[cq.local_head].after - cq.cons) > 0);
         if (ring_first) {
-            to_ibv_wc(cq.entries[cq.cons % cq.num_cqe], wc[n]);
+            to_ibv_wc(cq.ring.entries[cq.cons % cq.num_cqe], wc[n]);
             ++cq.cons;
         } else if (cq.local_count != 0) {
             to_ibv_wc(cq.local[cq.local_head].cqe, wc[n]);
@@ -74,7 +95,8 @@ std::size_t take_completions(dibs_cq& cq, std::span<ibv_wc> wc) noexcept {
     }
     if (cq.cons != first) {
         // the entries are read before the kernel may reuse them
-        std::atomic_ref<std::uint32_t>(cq.ring->cons).store(cq.cons, std::memory_order_release);
+        std::atomic_ref<std::uint32_t>(cq.ring.header->cons)
+            .store(cq.cons, std::memory_order_release);
     }
     return n;
 }
@@ -88,24 +110,55 @@ ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel,
         check_cmd(ibv_cmd_create_cq(ibctx, cqe, channel, comp_vector, &cq->ibcq, &cmd, sizeof(cmd),
                                     &resp.core, sizeof(resp)),
                   "ibv_cmd_create_cq");
-        void* ring = ::mmap(nullptr, resp.drv.mmap_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-                            ibctx->cmd_fd, static_cast<off_t>(resp.drv.mmap_offset));
-        if (ring == MAP_FAILED || resp.drv.num_cqe == 0) {
-            const int err = ring == MAP_FAILED ? errno : EPROTO;
-            if (ring != MAP_FAILED) {
-                ::munmap(ring, resp.drv.mmap_len);
-            }
+        try {
+            cq->ring = map_ring(cq->ibcq, resp.drv);
+            cq->num_cqe = resp.drv.num_cqe;
+            cq->local.resize(cq->num_cqe);
+        } catch (...) {
             (void)ibv_cmd_destroy_cq(&cq->ibcq);
-            throw verbs_error(err, "mmap of the CQ ring");
+            throw;
         }
-        cq->ring = static_cast<dibs_rdma_cq_ring*>(ring);
-        cq->entries = std::span{
-            reinterpret_cast<dibs_rdma_cqe*>(static_cast<char*>(ring) + DIBS_RDMA_CQ_RING_ENTRIES),
-            resp.drv.num_cqe};
-        cq->ring_len = resp.drv.mmap_len;
-        cq->num_cqe = resp.drv.num_cqe;
-        cq->local.resize(cq->num_cqe);
         return &cq.release()->ibcq;
+    });
+}
+
+int resize_cq(ibv_cq* ibcq, int cqe) noexcept {
+    dibs_cq& cq = *to_dibs_cq(ibcq);
+    return errno_boundary([&] {
+        if (cqe < 1 || cqe > DIBS_RDMA_MAX_CQE) {
+            return EINVAL;
+        }
+        // room for our own completions in the new size, before the kernel lets go of the old ring
+        std::vector<dibs_cq::local_cqe> local(std::bit_ceil(static_cast<unsigned>(cqe)));
+        const std::lock_guard guard{cq.lock};
+        // cons and held are published (take_completions, publish_held): the kernel moves the
+        // entries from cons on
+        struct ibv_resize_cq cmd {};
+        resize_cq_resp resp{};
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the same leading fields
+        auto* core = reinterpret_cast<ib_uverbs_resize_cq_resp*>(&resp);
+        const int err =
+            cmd_errno(ibv_cmd_resize_cq(ibcq, cqe, &cmd, sizeof(cmd), core, sizeof(resp)));
+        if (err != 0) {
+            return err; // EINVAL: the outstanding completions do not fit; the old ring stays
+        }
+        // From here on the kernel writes only the new ring: failing to map it loses the CQ
+        if (resp.drv.num_cqe != local.size()) {
+            throw verbs_error(EPROTO, "CQ ring the kernel resized");
+        }
+        cq.ring = map_ring(cq.ibcq, resp.drv);
+        // our completions in order, each behind the same ring entries as before: those moved
+        // to the front of the new ring, renumbered from the old cons
+        for (std::uint32_t i = 0; i < cq.local_count; ++i) {
+            dibs_cq::local_cqe e = cq.local[(cq.local_head + i) % cq.num_cqe];
+            e.after = static_cast<std::int32_t>(e.after - cq.cons) > 0 ? e.after - cq.cons : 0;
+            local[i] = e;
+        }
+        cq.local = std::move(local);
+        cq.local_head = 0;
+        cq.num_cqe = resp.drv.num_cqe;
+        cq.cons = 0;
+        return 0;
     });
 }
 
@@ -113,8 +166,7 @@ int destroy_cq(ibv_cq* ibcq) noexcept {
     if (const int err = cmd_errno(ibv_cmd_destroy_cq(ibcq)); err != 0) {
         return err;
     }
-    const std::unique_ptr<dibs_cq> cq{to_dibs_cq(ibcq)}; // released here
-    ::munmap(cq->ring, cq->ring_len);
+    const std::unique_ptr<dibs_cq> cq{to_dibs_cq(ibcq)}; // released here, with its ring
     return 0;
 }
 

@@ -66,6 +66,8 @@ const verbs_context_ops dibs_context_ops = {
     .query_qp = query_qp,
     .reg_mr = reg_mr,
     .req_notify_cq = req_notify_cq,
+    .rereg_mr = rereg_mr,
+    .resize_cq = resize_cq,
 };
 #pragma GCC diagnostic pop
 

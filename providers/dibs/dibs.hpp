@@ -72,7 +72,7 @@ struct dibs_mr {
 };
 
 /// A CQ whose ring is mapped into the process (see the uapi header): poll_cq reads it without a
-/// system call. ring is nullptr for a CQ the kernel polls (an older kernel driver).
+/// system call. resize_cq replaces the ring, under lock.
 ///
 /// Completions of work the provider executed itself (bypass.hpp) wait in `local`, each with the
 /// ring's producer index at the time it completed: ring entries before that index come first,
@@ -85,11 +85,9 @@ struct dibs_cq {
     };
 
     ibv_cq ibcq;
-    dibs_rdma_cq_ring* ring = nullptr;
-    std::span<dibs_rdma_cqe> entries; ///< after *ring in the mapping
-    std::size_t ring_len = 0;
-    std::uint32_t num_cqe = 0;
     std::mutex lock; ///< guards what follows: verbs allow polling one CQ from several threads
+    queue_ring<dibs_rdma_cq_ring, dibs_rdma_cqe> ring;
+    std::uint32_t num_cqe = 0;    ///< ring.entries.size()
     std::uint32_t cons = 0;       ///< next ring entry to read
     std::vector<local_cqe> local; ///< num_cqe slots, a ring
     std::uint32_t local_head = 0;
@@ -214,6 +212,8 @@ ibv_pd* alloc_pd(ibv_context* ibctx) noexcept;
 int dealloc_pd(ibv_pd* ibpd) noexcept;
 ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_va,
                int access) noexcept;
+int rereg_mr(verbs_mr* vmr, int flags, ibv_pd* ibpd, void* addr, std::size_t length,
+             int access) noexcept;
 int dereg_mr(verbs_mr* vmr) noexcept;
 
 // cq.cpp: completion queues, read from the ring mapped at create, with what recv.hpp drains
@@ -227,6 +227,7 @@ void unreserve_local(dibs_cq& cq) noexcept;
 /// Adds a completion for which room was reserved.
 void push_local(dibs_cq& cq, const dibs_rdma_cqe& cqe) noexcept;
 ibv_cq* create_cq(ibv_context* ibctx, int cqe, ibv_comp_channel* channel, int comp_vector) noexcept;
+int resize_cq(ibv_cq* ibcq, int cqe) noexcept;
 int destroy_cq(ibv_cq* ibcq) noexcept;
 int poll_cq(ibv_cq* ibcq, int num_entries, ibv_wc* wc) noexcept;
 int req_notify_cq(ibv_cq* ibcq, int solicited_only) noexcept;

@@ -257,7 +257,7 @@ bool receive(dibs_qp& qp, dibs_cq& cq, std::span<ibv_wc> out, std::size_t& n) no
     }
     bool kernel = true;
     // an armed CQ's event is the kernel's to raise: it drains
-    if (std::atomic_ref(cq.ring->notify).load(std::memory_order_relaxed) == 0) {
+    if (std::atomic_ref(cq.ring.header->notify).load(std::memory_order_relaxed) == 0) {
         // what the kernel completed before we took the drain comes first
         n += take_completions(cq, out.subspan(n));
         kernel = drain(*ctx.mrs, qp, *qp.own, out, n);

@@ -2,7 +2,8 @@
 //
 // Device and port queries, protection domains and memory regions: all through the uverbs
 // commands, with no dibs-specific payload. MRs are also entered into the context's mr_table,
-// for the bypass data path's local checks (bypass.hpp).
+// for the bypass data path's local checks (bypass.hpp); rereg_mr gets new keys (the kernel
+// replaces the MR).
 #include "dibs.hpp"
 
 #include <cinttypes>
@@ -77,6 +78,38 @@ ibv_mr* reg_mr(ibv_pd* ibpd, void* addr, std::size_t length, std::uint64_t hca_v
         }
         return &mr.release()->vmr.ibv_mr;
     });
+}
+
+int rereg_mr(verbs_mr* vmr, int flags, ibv_pd* ibpd, void* addr, std::size_t length,
+             int access) noexcept {
+    // The kernel replaces the MR (new keys; the old ones stop working). The bypass path stops
+    // using the old lkey first, as for dereg_mr, and learns the new one after.
+    mr_table& mrs = *to_dibs_context(vmr->ibv_mr.context)->mrs;
+    const ibv_mr& m = vmr->ibv_mr;
+    const bool trans = (flags & IBV_REREG_MR_CHANGE_TRANSLATION) != 0;
+    // what the MR is after: libibverbs updates addr, length and pd only after this returns
+    void* const start = trans ? addr : m.addr;
+    const std::size_t len = trans ? length : m.length;
+    ibv_pd* const pd = (flags & IBV_REREG_MR_CHANGE_PD) != 0 ? ibpd : m.pd;
+    const int acc = (flags & IBV_REREG_MR_CHANGE_ACCESS) != 0 ? access : vmr->access;
+    mrs.remove(m.lkey);
+    struct ibv_rereg_mr cmd {};
+    ib_uverbs_rereg_mr_resp resp{};
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the MR's iova is its address
+    const auto iova = reinterpret_cast<std::uintptr_t>(start);
+    const int err =
+        cmd_errno(ibv_cmd_rereg_mr(vmr, static_cast<std::uint32_t>(flags), start, len, iova, acc,
+                                   pd, &cmd, sizeof(cmd), &resp, sizeof(resp)));
+    if (err == 0) {
+        vmr->access = acc;
+    }
+    try {
+        // on failure the old MR, unchanged
+        mrs.add(m.lkey, err == 0 ? start : m.addr, err == 0 ? len : m.length, err == 0 ? pd : m.pd,
+                vmr->access);
+    } catch (...) { // NOLINT(bugprone-empty-catch): the bypass path then leaves it to the kernel
+    }
+    return err;
 }
 
 int dereg_mr(verbs_mr* vmr) noexcept {

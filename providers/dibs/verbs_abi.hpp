@@ -265,9 +265,17 @@ struct ibv_reg_mr {
     ib_uverbs_cmd_hdr hdr;
     ib_uverbs_reg_mr core;
 };
+struct ibv_rereg_mr {
+    ib_uverbs_cmd_hdr hdr;
+    ib_uverbs_rereg_mr core;
+};
 struct ibv_create_cq {
     ib_uverbs_cmd_hdr hdr;
     ib_uverbs_create_cq core;
+};
+struct ibv_resize_cq {
+    ib_uverbs_cmd_hdr hdr;
+    ib_uverbs_resize_cq core;
 };
 struct ibv_create_qp {
     ib_uverbs_cmd_hdr hdr;
@@ -313,11 +321,18 @@ int ibv_cmd_dealloc_pd(ibv_pd* pd);
 int ibv_cmd_reg_mr(ibv_pd* pd, void* addr, std::size_t length, std::uint64_t hca_va, int access,
                    verbs_mr* vmr, struct ibv_reg_mr* cmd, std::size_t cmd_size,
                    ib_uverbs_reg_mr_resp* resp, std::size_t resp_size);
+/// Updates vmr's keys (and context) from the response; addr, length and pd are the caller's.
+int ibv_cmd_rereg_mr(verbs_mr* vmr, std::uint32_t flags, void* addr, std::size_t length,
+                     std::uint64_t hca_va, int access, ibv_pd* pd, struct ibv_rereg_mr* cmd,
+                     std::size_t cmd_sz, ib_uverbs_rereg_mr_resp* resp, std::size_t resp_sz);
 int ibv_cmd_dereg_mr(verbs_mr* vmr);
 int ibv_cmd_create_cq(ibv_context* context, int cqe, ibv_comp_channel* channel, int comp_vector,
                       ibv_cq* cq, struct ibv_create_cq* cmd, std::size_t cmd_size,
                       ib_uverbs_create_cq_resp* resp, std::size_t resp_size);
 int ibv_cmd_destroy_cq(ibv_cq* cq);
+/// Sets cq->cqe from the response.
+int ibv_cmd_resize_cq(ibv_cq* cq, int cqe, struct ibv_resize_cq* cmd, std::size_t cmd_size,
+                      ib_uverbs_resize_cq_resp* resp, std::size_t resp_size);
 /// Returns the number of completions, or -1 on failure (the write() errno, or ENOMEM).
 int ibv_cmd_poll_cq(ibv_cq* cq, int ne, ibv_wc* wc);
 int ibv_cmd_req_notify_cq(ibv_cq* cq, int solicited_only);
@@ -511,7 +526,9 @@ DIBS_ABI_CHECK_CMD(ibv_get_context, 16);
 DIBS_ABI_CHECK_CMD(ibv_query_port, 24);
 DIBS_ABI_CHECK_CMD(ibv_alloc_pd, 16);
 DIBS_ABI_CHECK_CMD(ibv_reg_mr, 48);
+DIBS_ABI_CHECK_CMD(ibv_rereg_mr, 56);
 DIBS_ABI_CHECK_CMD(ibv_create_cq, 40);
+DIBS_ABI_CHECK_CMD(ibv_resize_cq, 24);
 DIBS_ABI_CHECK_CMD(ibv_create_qp, 64);
 DIBS_ABI_CHECK_CMD(ibv_modify_qp, 120);
 DIBS_ABI_CHECK_CMD(ibv_query_qp, 24);
@@ -519,7 +536,9 @@ DIBS_ABI_CHECK_CMD(ibv_query_qp, 24);
 static_assert(sizeof(ib_uverbs_get_context_resp) == 8);
 static_assert(sizeof(ib_uverbs_alloc_pd_resp) == 4);
 static_assert(sizeof(ib_uverbs_reg_mr_resp) == 12);
+static_assert(sizeof(ib_uverbs_rereg_mr_resp) == 8);
 static_assert(sizeof(ib_uverbs_create_cq_resp) == 8);
+static_assert(sizeof(ib_uverbs_resize_cq_resp) == 8);
 static_assert(sizeof(ib_uverbs_create_qp_resp) == 32);
 static_assert(sizeof(ib_uverbs_ex_query_device_resp) == 304);
 

@@ -24,6 +24,8 @@
 
 /* scatter/gather entries per work request, in both queues */
 #define DIBS_RDMA_MAX_SGE	16
+/* completions a CQ holds at most (a power of two: a ring's num_cqe) */
+#define DIBS_RDMA_MAX_CQE	65536
 
 /*
  * Completion queue ring
@@ -43,7 +45,16 @@
  * when it looks for room (at most num_cqe of them). Values of
  * status, opcode and wc_flags are those of struct ib_uverbs_wc. The uverbs
  * POLL_CQ command on such a CQ returns no entries; it drains the receive
- * rings of the CQ's QPs into the ring.
+ * rings of the CQ's QPs into the ring. num_cqe is a power of two, at least
+ * the cqe asked for.
+ *
+ * RESIZE_CQ answers with a dibs_rdma_create_cq_resp too, for a new ring.
+ * The process publishes cons (and held) before the command; the kernel
+ * moves the entries from cons up to prod into the new ring as entries 0
+ * up to the new prod, with cons 0 and held and notify carried over, and
+ * no longer writes the old ring (the process unmaps it). If the entries
+ * outstanding and held do not fit, the command fails with EINVAL and the
+ * old ring stays in use.
  */
 struct dibs_rdma_cqe {
 	__aligned_u64 wr_id;
@@ -74,7 +85,7 @@ struct dibs_rdma_cq_ring {
 
 #define DIBS_RDMA_CQ_RING_ENTRIES	sizeof(struct dibs_rdma_cq_ring)
 
-/* driver part of the CREATE_CQ response */
+/* driver part of the CREATE_CQ and RESIZE_CQ responses */
 struct dibs_rdma_create_cq_resp {
 	__aligned_u64 mmap_offset;
 	__aligned_u64 mmap_len;
