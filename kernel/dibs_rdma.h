@@ -24,6 +24,7 @@
 #define DIBS_RDMA_MAX_PD	1024
 #define DIBS_RDMA_MAX_QP	1024
 #define DIBS_RDMA_MAX_CQ	1024
+#define DIBS_RDMA_MAX_SRQ	1024
 #define DIBS_RDMA_MAX_WR	4096
 #define DIBS_RDMA_MAX_INLINE	256
 /* entries of a send queue ring: one batch, executed during its doorbell */
@@ -52,6 +53,7 @@ struct dibs_rdma_dev {
 	union ib_gid gid;
 	atomic_t nr_pds;
 	atomic_t nr_cqs;
+	atomic_t nr_srqs;
 	/* QPs by qp_num, and by the DMB index of their receive ring */
 	struct xarray qps;
 	struct xarray rings;
@@ -121,6 +123,31 @@ struct dibs_rdma_cq {
 	struct list_head rqps;
 };
 
+/*
+ * A shared receive queue: a receive queue ring (the uapi header, "Shared
+ * receive queue ring") that the process may map and write, so prod and the
+ * entries are untrusted, as a QP's. The kernel is its only consumer: the
+ * drains of the attached QPs take entries under @lock.
+ */
+struct dibs_rdma_srq {
+	struct ib_srq ibsrq;
+	/* guards cons, limit and the kernel's own posts; taken with irqsave */
+	spinlock_t lock;
+	struct dibs_rdma_rq_ring *ring;
+	struct dibs_rdma_recv_wqe *wqe;	/* the entries after *ring */
+	/* the mapping that owns ring; NULL: the SRQ owns it (vfree) */
+	struct dibs_rdma_mmap_entry *entry;
+	u32 num;		/* entries, a power of two */
+	u32 cons;		/* the kernel's copy of ring->cons */
+	u32 limit;		/* the armed limit, 0: none */
+	/*
+	 * The attached QPs, for the doorbell: a message of theirs may wait for
+	 * a receive. Guarded by qps_lock, taken before a QP's rq_lock.
+	 */
+	struct mutex qps_lock;
+	struct list_head qps;
+};
+
 struct dibs_rdma_qp {
 	struct ib_qp ibqp;
 	struct dibs_rdma_dev *ddev;
@@ -168,6 +195,8 @@ struct dibs_rdma_qp {
 
 	/* on the receive CQ's rqps list */
 	struct list_head rcq_entry;
+	/* on the SRQ's qps list (with an SRQ) */
+	struct list_head srq_entry;
 
 	/*
 	 * The receive queue: a ring the process may map and write (the uapi
@@ -185,6 +214,8 @@ struct dibs_rdma_qp {
 	u32 rx_off;
 	/* UC: the current message is dropped, its slots skipped to its last */
 	bool rx_drop;
+	/* with an SRQ: rx_wqe holds a receive taken from it, not completed yet */
+	bool rx_loaded;
 	/* the receive of the current message: entry rq_cons, copied at its first slot */
 	struct dibs_rdma_recv_wqe rx_wqe;
 	/* the WRITE request being served: its MR, next address, bytes left */
@@ -249,6 +280,11 @@ static inline struct dibs_rdma_dev *to_ddev(struct ib_device *ibdev)
 static inline struct dibs_rdma_cq *to_dcq(struct ib_cq *ibcq)
 {
 	return container_of(ibcq, struct dibs_rdma_cq, ibcq);
+}
+
+static inline struct dibs_rdma_srq *to_dsrq(struct ib_srq *ibsrq)
+{
+	return container_of(ibsrq, struct dibs_rdma_srq, ibsrq);
 }
 
 static inline struct dibs_rdma_qp *to_dqp(struct ib_qp *ibqp)
@@ -338,6 +374,19 @@ void dibs_rdma_qp_error_locked(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_error(struct dibs_rdma_qp *qp);
 void dibs_rdma_qp_fatal(struct dibs_rdma_qp *qp);
 
+/* dibs_rdma_srq.c */
+int dibs_rdma_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
+			 struct ib_udata *udata);
+int dibs_rdma_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
+			 enum ib_srq_attr_mask mask, struct ib_udata *udata);
+int dibs_rdma_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr);
+int dibs_rdma_destroy_srq(struct ib_srq *ibsrq, struct ib_udata *udata);
+int dibs_rdma_post_srq_recv(struct ib_srq *ibsrq, const struct ib_recv_wr *wr,
+			    const struct ib_recv_wr **bad_wr);
+void dibs_rdma_srq_attach(struct dibs_rdma_qp *qp);
+void dibs_rdma_srq_detach(struct dibs_rdma_qp *qp);
+int dibs_rdma_srq_take(struct dibs_rdma_qp *qp);
+
 /* dibs_rdma_resp.c */
 int dibs_rdma_rq_create(struct dibs_rdma_qp *qp, struct ib_udata *udata,
 			struct dibs_rdma_create_qp_resp *resp);
@@ -347,6 +396,9 @@ void dibs_rdma_flush_rq(struct dibs_rdma_qp *qp);
 int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			const struct ib_recv_wr **bad_wr);
 void dibs_rdma_ring_irq(struct dibs_dev *dibs, unsigned int idx, u16 mask);
+void dibs_rdma_rq_doorbell(struct dibs_rdma_qp *qp);
+void dibs_rdma_recv_wqe_set(struct dibs_rdma_recv_wqe *wqe,
+			    const struct ib_recv_wr *wr);
 void dibs_rdma_cq_drain_rings(struct dibs_rdma_cq *cq);
 void dibs_rdma_cq_arm_rings(struct dibs_rdma_cq *cq);
 void dibs_rdma_resp_reset(struct dibs_rdma_qp *qp);

@@ -25,25 +25,30 @@ static const struct ib_device_ops dibs_rdma_dev_ops = {
 	.alloc_ucontext = dibs_rdma_alloc_ucontext,
 	.create_cq = dibs_rdma_create_cq,
 	.create_qp = dibs_rdma_create_qp,
+	.create_srq = dibs_rdma_create_srq,
 	.dealloc_pd = dibs_rdma_dealloc_pd,
 	.dealloc_ucontext = dibs_rdma_dealloc_ucontext,
 	.dereg_mr = dibs_rdma_dereg_mr,
 	.destroy_cq = dibs_rdma_destroy_cq,
 	.destroy_qp = dibs_rdma_destroy_qp,
+	.destroy_srq = dibs_rdma_destroy_srq,
 	.disassociate_ucontext = dibs_rdma_disassociate_ucontext,
 	.get_link_layer = dibs_rdma_get_link_layer,
 	.get_port_immutable = dibs_rdma_get_port_immutable,
 	.mmap = dibs_rdma_mmap,
 	.mmap_free = dibs_rdma_mmap_free,
 	.modify_qp = dibs_rdma_modify_qp,
+	.modify_srq = dibs_rdma_modify_srq,
 	.poll_cq = dibs_rdma_poll_cq,
 	.post_recv = dibs_rdma_post_recv,
 	.post_send = dibs_rdma_post_send,
+	.post_srq_recv = dibs_rdma_post_srq_recv,
 	.query_device = dibs_rdma_query_device,
 	.query_gid = dibs_rdma_query_gid,
 	.query_pkey = dibs_rdma_query_pkey,
 	.query_port = dibs_rdma_query_port,
 	.query_qp = dibs_rdma_query_qp,
+	.query_srq = dibs_rdma_query_srq,
 	.reg_user_mr = dibs_rdma_reg_user_mr,
 	.req_notify_cq = dibs_rdma_req_notify_cq,
 	.rereg_user_mr = dibs_rdma_rereg_user_mr,
@@ -52,6 +57,7 @@ static const struct ib_device_ops dibs_rdma_dev_ops = {
 	INIT_RDMA_OBJ_SIZE(ib_cq, dibs_rdma_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, dibs_rdma_pd, ibpd),
 	INIT_RDMA_OBJ_SIZE(ib_qp, dibs_rdma_qp, ibqp),
+	INIT_RDMA_OBJ_SIZE(ib_srq, dibs_rdma_srq, ibsrq),
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, dibs_rdma_ucontext, ibuc),
 };
 
@@ -86,6 +92,7 @@ static void dibs_rdma_add_dev(struct dibs_dev *dibs)
 	ibdev->uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POLL_CQ) |
 				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV) |
 				  BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
+				  BIT_ULL(IB_USER_VERBS_CMD_POST_SRQ_RECV) |
 				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(ibdev, &dibs_rdma_dev_ops);
 	/* the driver's own methods: direct windows (dibs_rdma_window.c) */

@@ -89,7 +89,7 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 		udata = NULL;
 
 	if ((attr->qp_type != IB_QPT_RC && attr->qp_type != IB_QPT_UC) ||
-	    attr->srq || attr->create_flags)
+	    attr->create_flags)
 		return -EOPNOTSUPP;
 	/* a queue of 0: a QP that only is the target of RDMA needs none */
 	if (cap->max_send_wr > DIBS_RDMA_MAX_WR ||
@@ -103,6 +103,11 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	/* the receive ring's indices wrap at 2^32 */
 	if (cap->max_recv_wr)
 		cap->max_recv_wr = roundup_pow_of_two(cap->max_recv_wr);
+	/* receives come from the SRQ: the QP's own queue has none */
+	if (attr->srq) {
+		cap->max_recv_wr = 0;
+		cap->max_recv_sge = 0;
+	}
 	cap->max_inline_data = DIBS_RDMA_MAX_INLINE;
 
 	qp->ddev = ddev;
@@ -153,6 +158,8 @@ int dibs_rdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *attr,
 	mutex_lock(&rcq->rqps_lock);
 	list_add_tail(&qp->rcq_entry, &rcq->rqps);
 	mutex_unlock(&rcq->rqps_lock);
+	if (attr->srq)
+		dibs_rdma_srq_attach(qp);
 	return 0;
 
 err_qpn:
@@ -178,6 +185,8 @@ int dibs_rdma_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	mutex_lock(&rcq->rqps_lock);
 	list_del(&qp->rcq_entry);
 	mutex_unlock(&rcq->rqps_lock);
+	if (ibqp->srq)
+		dibs_rdma_srq_detach(qp);
 	xa_erase(&ddev->rings, qp->ring_dmb.idx);
 	xa_erase(&ddev->qps, ibqp->qp_num);
 	dibs_rdma_qp_put(qp);
@@ -359,6 +368,7 @@ int dibs_rdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	init->qp_type = ibqp->qp_type;
 	init->send_cq = ibqp->send_cq;
 	init->recv_cq = ibqp->recv_cq;
+	init->srq = ibqp->srq;
 	init->cap = qp->cap;
 	init->sq_sig_type = qp->sig_all ? IB_SIGNAL_ALL_WR : IB_SIGNAL_REQ_WR;
 	return 0;

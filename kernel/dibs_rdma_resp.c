@@ -134,9 +134,13 @@ static struct dibs_rdma_recv_wqe *dibs_rdma_rq_entry(struct dibs_rdma_qp *qp,
 	return &qp->rq_wqe[idx & (qp->rq_num - 1)];
 }
 
-/* The entry at rq_cons is done with: the poster may reuse it. */
+/* The receive in rx_wqe is done with: the poster may reuse its entry. */
 static void dibs_rdma_rq_consume(struct dibs_rdma_qp *qp)
 {
+	if (qp->ibqp.srq) {
+		qp->rx_loaded = false;	/* its entry was freed when taken */
+		return;
+	}
 	qp->rq_cons++;
 	/* our reads of the entry come before the poster's rewrite */
 	smp_store_release(&qp->rq_ring->cons, qp->rq_cons);
@@ -149,6 +153,7 @@ static void dibs_rdma_rq_forget(struct dibs_rdma_qp *qp)
 	WRITE_ONCE(qp->rq_ring->cons, qp->rq_cons);
 	qp->rx_off = 0;
 	qp->rx_drop = false;
+	qp->rx_loaded = false;
 }
 
 /* Ask the poster for a doorbell after its next post (or stop asking: 0). */
@@ -217,7 +222,17 @@ static void dibs_rdma_rx_release(struct dibs_rdma_qp *qp)
 static bool dibs_rdma_rq_load(struct dibs_rdma_qp *qp)
 {
 	u32 n;
+	int rc;
 
+	if (qp->ibqp.srq) {
+		/* a receive taken stays ours until its message completes */
+		if (qp->rx_loaded)
+			return true;
+		rc = dibs_rdma_srq_take(qp);
+		if (rc < 0)
+			goto err_broken;
+		return rc;
+	}
 	if (!dibs_rdma_rq_posted(qp, &n))
 		goto err_broken;
 	if (!n && !qp->rq_waiting) {
@@ -300,8 +315,9 @@ void dibs_rdma_rq_reset(struct dibs_rdma_qp *qp)
 
 /*
  * Complete every posted receive with a flush error, and ask the poster to
- * ring for the ones it posts later. Caller holds the drain; the QP is in
- * error.
+ * ring for the ones it posts later. With an SRQ, only the receive taken for
+ * a message is the QP's: the SRQ's entries stay posted for the others.
+ * Caller holds the drain; the QP is in error.
  */
 static void dibs_rdma_rx_flush(struct dibs_rdma_qp *qp)
 {
@@ -312,6 +328,11 @@ static void dibs_rdma_rx_flush(struct dibs_rdma_qp *qp)
 	};
 	u32 n;
 
+	if (qp->rx_loaded) {
+		wc.wr_id = qp->rx_wqe.wr_id;
+		qp->rx_loaded = false;
+		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc, false);
+	}
 	dibs_rdma_rq_kick(qp, DIBS_RDMA_RQ_FLUSH);
 	qp->rx_off = 0;
 	qp->rx_drop = false;
@@ -688,12 +709,25 @@ static void dibs_rdma_drain(struct dibs_rdma_qp *qp)
 	dibs_rdma_rx_release(qp);
 }
 
+/* Write @wr into @wqe as the process would (@wr's num_sge is checked). */
+void dibs_rdma_recv_wqe_set(struct dibs_rdma_recv_wqe *wqe,
+			    const struct ib_recv_wr *wr)
+{
+	int i;
+
+	wqe->wr_id = wr->wr_id;
+	wqe->num_sge = wr->num_sge;
+	for (i = 0; i < wr->num_sge; i++) {
+		wqe->sge[i].addr = wr->sg_list[i].addr;
+		wqe->sge[i].length = wr->sg_list[i].length;
+		wqe->sge[i].lkey = wr->sg_list[i].lkey;
+	}
+}
+
 /* Post @wr into the ring as the process would. Caller holds rq_lock. */
 static int dibs_rdma_rq_post(struct dibs_rdma_qp *qp, const struct ib_recv_wr *wr)
 {
-	struct dibs_rdma_recv_wqe *wqe;
 	u32 n, prod;
-	int i;
 
 	if (qp->state == IB_QPS_RESET || wr->num_sge < 0 ||
 	    wr->num_sge > qp->cap.max_recv_sge)
@@ -705,14 +739,7 @@ static int dibs_rdma_rq_post(struct dibs_rdma_qp *qp, const struct ib_recv_wr *w
 	if (n == qp->rq_num)
 		return -ENOMEM;
 	prod = qp->rq_cons + n;
-	wqe = dibs_rdma_rq_entry(qp, prod);
-	wqe->wr_id = wr->wr_id;
-	wqe->num_sge = wr->num_sge;
-	for (i = 0; i < wr->num_sge; i++) {
-		wqe->sge[i].addr = wr->sg_list[i].addr;
-		wqe->sge[i].length = wr->sg_list[i].length;
-		wqe->sge[i].lkey = wr->sg_list[i].lkey;
-	}
+	dibs_rdma_recv_wqe_set(dibs_rdma_rq_entry(qp, prod), wr);
 	/* the entry before prod (dibs_rdma_rq_posted()) */
 	smp_store_release(&qp->rq_ring->prod, prod + 1);
 	return 0;
@@ -728,6 +755,11 @@ int dibs_rdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 	struct dibs_rdma_qp *qp = to_dqp(ibqp);
 	int rc = 0;
 
+	/* a QP of an SRQ has no receive queue of its own */
+	if (wr && ibqp->srq) {
+		*bad_wr = wr;
+		return -EINVAL;
+	}
 	mutex_lock(&qp->rq_lock);
 	for (; wr; wr = wr->next) {
 		rc = dibs_rdma_rq_post(qp, wr);
@@ -781,6 +813,15 @@ void dibs_rdma_cq_arm_rings(struct dibs_rdma_cq *cq)
 		mutex_unlock(&qp->rq_lock);
 	}
 	mutex_unlock(&cq->rqps_lock);
+}
+
+/* The SRQ of @qp got receives: a message that waits for one may take it. */
+void dibs_rdma_rq_doorbell(struct dibs_rdma_qp *qp)
+{
+	mutex_lock(&qp->rq_lock);
+	if (qp->rq_waiting)
+		dibs_rdma_drain(qp);
+	mutex_unlock(&qp->rq_lock);
 }
 
 /* dibs signal on one of our rings: a peer wrote a message. */

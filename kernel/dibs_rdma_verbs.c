@@ -30,6 +30,9 @@ int dibs_rdma_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->max_recv_sge = DIBS_RDMA_MAX_SGE;
 	attr->max_sge_rd = DIBS_RDMA_MAX_SGE;
 	attr->max_cq = DIBS_RDMA_MAX_CQ;
+	attr->max_srq = DIBS_RDMA_MAX_SRQ;
+	attr->max_srq_wr = DIBS_RDMA_MAX_WR;
+	attr->max_srq_sge = DIBS_RDMA_MAX_SGE;
 	attr->max_cqe = DIBS_RDMA_MAX_CQE;
 	attr->max_mr = DIBS_RDMA_MAX_MR;
 	/* a remotely accessible MR is one DMB (a lent DMB on loopback) */

@@ -265,7 +265,8 @@ static int dibs_rdma_window_own_ring(struct dibs_rdma_window *w,
 {
 	void *ring = qp->ring_dmb.cpu_addr;
 
-	if (!qp->rq_entry || !to_dcq(qp->ibqp.recv_cq)->ring ||
+	/* an SRQ's entries are taken by the kernel only (the uapi header) */
+	if (!qp->rq_entry || qp->ibqp.srq || !to_dcq(qp->ibqp.recv_cq)->ring ||
 	    offset_in_page(ring) || !virt_addr_valid(ring) ||
 	    qp->ring_dmb.dmb_len < DIBS_RDMA_RING_WINDOW_PAGES * PAGE_SIZE)
 		return -EOPNOTSUPP;

@@ -119,12 +119,21 @@ struct dibs_qp {
     bool no_ring = false;          ///< the kernel refused one: until the next modify
 };
 
+/// An SRQ: its ring (rq.hpp) mapped at create; post_srq_recv writes it without a system call,
+/// and only the kernel consumes it (the QPs of an SRQ are drained by the kernel: recv.hpp).
+struct dibs_srq {
+    ibv_srq ibsrq;
+    std::mutex lock; ///< serialises post_srq_recv
+    recv_ring rq;    ///< lock
+};
+
 static_assert(std::is_standard_layout_v<dibs_device> && offsetof(dibs_device, ibdev) == 0);
 static_assert(std::is_trivial_v<dibs_context> && offsetof(dibs_context, ibctx) == 0);
 static_assert(std::is_standard_layout_v<dibs_pd> && offsetof(dibs_pd, ibpd) == 0);
 static_assert(std::is_standard_layout_v<dibs_mr> && offsetof(dibs_mr, vmr) == 0);
 static_assert(std::is_standard_layout_v<dibs_cq> && offsetof(dibs_cq, ibcq) == 0);
 static_assert(std::is_standard_layout_v<dibs_qp> && offsetof(dibs_qp, ibqp) == 0);
+static_assert(std::is_standard_layout_v<dibs_srq> && offsetof(dibs_srq, ibsrq) == 0);
 
 // A standard-layout object and its first member are pointer-interconvertible: these casts are
 // the container_of of the C providers.
@@ -146,6 +155,9 @@ static_assert(std::is_standard_layout_v<dibs_qp> && offsetof(dibs_qp, ibqp) == 0
 }
 [[nodiscard]] inline dibs_qp* to_dibs_qp(ibv_qp* ibqp) noexcept {
     return reinterpret_cast<dibs_qp*>(ibqp);
+}
+[[nodiscard]] inline dibs_srq* to_dibs_srq(ibv_srq* ibsrq) noexcept {
+    return reinterpret_cast<dibs_srq*>(ibsrq);
 }
 // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
 
@@ -240,6 +252,13 @@ int query_qp(ibv_qp* ibqp, ibv_qp_attr* attr, int attr_mask, ibv_qp_init_attr* i
 int destroy_qp(ibv_qp* ibqp) noexcept;
 int post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr) noexcept;
 int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept;
+
+// srq.cpp: shared receive queues; receives go into the SRQ's ring (rq.hpp).
+ibv_srq* create_srq(ibv_pd* ibpd, ibv_srq_init_attr* attr) noexcept;
+int modify_srq(ibv_srq* ibsrq, ibv_srq_attr* attr, int attr_mask) noexcept;
+int query_srq(ibv_srq* ibsrq, ibv_srq_attr* attr) noexcept;
+int destroy_srq(ibv_srq* ibsrq) noexcept;
+int post_srq_recv(ibv_srq* ibsrq, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept;
 
 } // namespace dibs::provider
 

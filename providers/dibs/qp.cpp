@@ -189,6 +189,10 @@ int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) noexcept {
     if (!to_dibs_context(ibqp->context)->bypass) {
         return cmd_errno(ibv_cmd_post_recv(ibqp, wr, bad_wr));
     }
+    if (ibqp->srq != nullptr && wr != nullptr) {
+        *bad_wr = wr; // its receives are the SRQ's, as the kernel answers too
+        return EINVAL;
+    }
     int err = 0;
     bool doorbell = false;
     {

@@ -232,7 +232,8 @@ bool drain(const mr_table& mrs, dibs_qp& qp, const own_ring& own, std::span<ibv_
 
 bool receive(dibs_qp& qp, dibs_cq& cq, std::span<ibv_wc> out, std::size_t& n) noexcept {
     const dibs_context& ctx = *to_dibs_context(qp.ibqp.context);
-    if (!ctx.bypass) {
+    // an SRQ's entries are taken by the kernel only (the uapi header)
+    if (!ctx.bypass || qp.ibqp.srq != nullptr) {
         return true;
     }
     const std::lock_guard guard{qp.rq_lock};

@@ -17,11 +17,18 @@ static_assert(offsetof(dibs_rdma_rq_ring, cons) == 64 && DIBS_RDMA_RQ_RING_ENTRI
 static_assert(offsetof(dibs_rdma_rq_ring, rx_cons) % 8 == 0);
 static_assert(sizeof(dibs_rdma_recv_wqe) == 16 + DIBS_RDMA_MAX_SGE * sizeof(ib_uverbs_sge));
 
-recv_ring::recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp) {
-    // 0 entries: a QP without receive queue (every post is ENOMEM)
+// 0 entries: a QP without receive queue (every post is ENOMEM), or one of an SRQ
+recv_ring::recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp)
+    : recv_ring(cmd_fd, resp.mmap_offset, resp.mmap_len, resp.num_wqe, "the receive queue ring") {}
+
+recv_ring::recv_ring(int cmd_fd, const dibs_rdma_create_srq_resp& resp)
+    : recv_ring(cmd_fd, resp.mmap_offset, resp.mmap_len, resp.num_wqe, "the SRQ's ring") {}
+
+// NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the fields of the responses, in order
+recv_ring::recv_ring(int cmd_fd, std::uint64_t offset, std::uint64_t len, std::uint32_t num,
+                     const char* what) {
     auto q = map_queue_ring<dibs_rdma_rq_ring, dibs_rdma_recv_wqe>(
-        cmd_fd, resp.mmap_offset, resp.mmap_len, DIBS_RDMA_RQ_RING_ENTRIES, resp.num_wqe,
-        "the receive queue ring");
+        cmd_fd, offset, len, DIBS_RDMA_RQ_RING_ENTRIES, num, what);
     map_ = std::move(q.map);
     ring_ = q.header;
     entries_ = q.entries;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // The receive queue ring (include/uapi/rdma/dibs-rdma-abi.h, "Receive queue ring"): the QP's
-// receive queue, mapped at create. post_recv writes WQEs into it without a system call; the
+// receive queue, mapped at create - or an SRQ's ("Shared receive queue ring"), which only the
+// kernel consumes (srq.cpp). post_recv writes WQEs into it without a system call; the
 // kernel reads them when a message arrives, or the provider itself while it holds the drain
 // (recv.hpp). The kernel is entered - a POST_RECV without work
 // requests, once per post_recv call - only when it asked for it: a message waits for a
@@ -24,6 +25,8 @@ public:
     recv_ring() = default; ///< none yet: create_qp maps one before the QP is used
     /// Maps the ring the kernel described in its CREATE_QP response; throws verbs_error.
     recv_ring(int cmd_fd, const dibs_rdma_create_qp_resp& resp);
+    /// Maps an SRQ's ring, from its CREATE_SRQ response; throws verbs_error.
+    recv_ring(int cmd_fd, const dibs_rdma_create_srq_resp& resp);
 
     /// Writes wr into the next entry: 0, EINVAL (too many SGEs) or ENOMEM (the ring is full).
     /// The kernel sees it after publish().
@@ -31,8 +34,8 @@ public:
     /// Hands what post() wrote to the kernel; true if the kernel asked for a doorbell.
     [[nodiscard]] bool publish() noexcept;
 
-    // The drain ("Receiving in the process" in the uapi header), for recv.cpp. Callers hold the
-    // QP's rq_lock; all but claim() also hold the drain.
+    // The drain ("Receiving in the process" in the uapi header), for recv.cpp; not for an SRQ.
+    // Callers hold the QP's rq_lock; all but claim() also hold the drain.
     /// Takes the drain if nobody holds it.
     [[nodiscard]] bool claim() noexcept;
     /// Gives it back; true if the kernel asked for it meanwhile (make a POLL_CQ command).
@@ -46,6 +49,9 @@ public:
     void consumed(std::uint64_t rx_cons, std::uint32_t cons) noexcept;
 
 private:
+    recv_ring(int cmd_fd, std::uint64_t offset, std::uint64_t len, std::uint32_t num,
+              const char* what);
+
     mapping map_;
     dibs_rdma_rq_ring* ring_ = nullptr;
     std::span<dibs_rdma_recv_wqe> entries_; ///< a power of two of them, or none

@@ -289,6 +289,18 @@ struct ibv_query_qp {
     ib_uverbs_cmd_hdr hdr;
     ib_uverbs_query_qp core;
 };
+struct ibv_create_srq {
+    ib_uverbs_cmd_hdr hdr;
+    ib_uverbs_create_srq core;
+};
+struct ibv_modify_srq {
+    ib_uverbs_cmd_hdr hdr;
+    ib_uverbs_modify_srq core;
+};
+struct ibv_query_srq {
+    ib_uverbs_cmd_hdr hdr;
+    ib_uverbs_query_srq core;
+};
 #pragma GCC diagnostic pop
 
 // ---- exported functions (all at IBVERBS_PRIVATE_34) -------------------------------------------
@@ -347,6 +359,16 @@ int ibv_cmd_destroy_qp(ibv_qp* qp);
 /// On failure *bad_wr is the first work request not posted.
 int ibv_cmd_post_send(ibv_qp* ibqp, ibv_send_wr* wr, ibv_send_wr** bad_wr);
 int ibv_cmd_post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr);
+/// Sets srq->handle and context, and attr's max_wr and max_sge from the response.
+int ibv_cmd_create_srq(ibv_pd* pd, ibv_srq* srq, ibv_srq_init_attr* attr,
+                       struct ibv_create_srq* cmd, std::size_t cmd_size,
+                       ib_uverbs_create_srq_resp* resp, std::size_t resp_size);
+int ibv_cmd_modify_srq(ibv_srq* srq, ibv_srq_attr* srq_attr, int srq_attr_mask,
+                       struct ibv_modify_srq* cmd, std::size_t cmd_size);
+int ibv_cmd_query_srq(ibv_srq* srq, ibv_srq_attr* srq_attr, struct ibv_query_srq* cmd,
+                      std::size_t cmd_size);
+int ibv_cmd_destroy_srq(ibv_srq* srq);
+int ibv_cmd_post_srq_recv(ibv_srq* srq, ibv_recv_wr* wr, ibv_recv_wr** bad_wr);
 
 } // extern "C"
 
@@ -532,6 +554,9 @@ DIBS_ABI_CHECK_CMD(ibv_resize_cq, 24);
 DIBS_ABI_CHECK_CMD(ibv_create_qp, 64);
 DIBS_ABI_CHECK_CMD(ibv_modify_qp, 120);
 DIBS_ABI_CHECK_CMD(ibv_query_qp, 24);
+DIBS_ABI_CHECK_CMD(ibv_create_srq, 40);
+DIBS_ABI_CHECK_CMD(ibv_modify_srq, 24);
+DIBS_ABI_CHECK_CMD(ibv_query_srq, 24);
 #undef DIBS_ABI_CHECK_CMD
 static_assert(sizeof(ib_uverbs_get_context_resp) == 8);
 static_assert(sizeof(ib_uverbs_alloc_pd_resp) == 4);
@@ -540,6 +565,7 @@ static_assert(sizeof(ib_uverbs_rereg_mr_resp) == 8);
 static_assert(sizeof(ib_uverbs_create_cq_resp) == 8);
 static_assert(sizeof(ib_uverbs_resize_cq_resp) == 8);
 static_assert(sizeof(ib_uverbs_create_qp_resp) == 32);
+static_assert(sizeof(ib_uverbs_create_srq_resp) == 16);
 static_assert(sizeof(ib_uverbs_ex_query_device_resp) == 304);
 
 #undef DIBS_ABI_CHECK_OFFSET

@@ -55,7 +55,7 @@ else
 fi
 
 case $tool in
-ibv_rc_pingpong | ibv_uc_pingpong) dev="-d $ibdev ${gid:+-g 0}" ;;
+ibv_rc_pingpong | ibv_uc_pingpong | ibv_srq_pingpong) dev="-d $ibdev ${gid:+-g 0}" ;;
 *) dev="-d $ibdev -F $gid" ;;
 esac
 
@@ -143,8 +143,8 @@ run_local() {
 	[ "$src" -eq 0 ] && [ "$crc" -eq 0 ] || { echo "FAIL: $tool exited $src/$crc"; exit 1; }
 }
 
-# Figures: perftest prints a table after a "#bytes" header; ibv_rc_pingpong and
-# ibv_uc_pingpong a
+# Figures: perftest prints a table after a "#bytes" header; ibv_rc_pingpong,
+# ibv_uc_pingpong and ibv_srq_pingpong a
 # "N bytes in S seconds = R Mbit/sec" line.
 #
 # perftest turns cycles into time with a clock rate it calibrates against
@@ -188,7 +188,7 @@ perftest_rows() { # $1 = column that must be > 0 on every row, $2 = 1 if bandwid
 # check: 0 if the figures are right, 2 if only the calibration failed, else 1
 check() {
 	case $tool in
-	ibv_rc_pingpong | ibv_uc_pingpong)
+	ibv_rc_pingpong | ibv_uc_pingpong | ibv_srq_pingpong)
 		awk '/bytes in .* seconds =/ { if ($7 + 0 > 0) ok = 1 } END { exit !ok }' \
 			/tmp/client.log || { echo "FAIL: no throughput line"; return 1; }
 		;;

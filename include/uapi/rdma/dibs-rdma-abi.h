@@ -45,8 +45,8 @@
  * when it looks for room (at most num_cqe of them). Values of
  * status, opcode and wc_flags are those of struct ib_uverbs_wc. The uverbs
  * POLL_CQ command on such a CQ returns no entries; it drains the receive
- * rings of the CQ's QPs into the ring. num_cqe is a power of two, at least
- * the cqe asked for.
+ * rings of the CQ's QPs into the ring. num_cqe is the smallest power of
+ * two that is at least the cqe asked for.
  *
  * RESIZE_CQ answers with a dibs_rdma_create_cq_resp too, for a new ring.
  * The process publishes cons (and held) before the command; the kernel
@@ -147,6 +147,35 @@ struct dibs_rdma_rq_ring {
 #define DIBS_RDMA_RQ_RING_ENTRIES	sizeof(struct dibs_rdma_rq_ring)
 #define DIBS_RDMA_RQ_WAITING		(1U << 0)
 #define DIBS_RDMA_RQ_FLUSH		(1U << 1)
+
+/*
+ * Shared receive queue ring
+ * -------------------------
+ * An SRQ created with a dibs_rdma_create_srq_resp response buffer is a
+ * ring of the receive queue ring's layout, mapped the same way (mmap_offset,
+ * mmap_len), with num_wqe entries, a power of two. The process posts into
+ * it as into a receive queue ring; only the kernel consumes: it takes an
+ * entry for a message of an attached QP - copies it once and advances cons
+ * (release) at once, so the entry may be reused while the message is still
+ * being placed - and completes it in that QP's receive CQ. kick is
+ * DIBS_RDMA_RQ_WAITING while a message of an attached QP waits for a
+ * receive: the process then makes a doorbell after its next post, a
+ * POST_SRQ_RECV command without work requests, with the fences of the
+ * receive queue ring. rx_owner and rx_cons are unused: the QPs of an SRQ
+ * are drained by the kernel only (OPEN_OWN_RING answers EOPNOTSUPP).
+ *
+ * A prod more than num_wqe ahead of cons, or an entry with more than
+ * DIBS_RDMA_MAX_SGE entries, moves the QP whose message needed it to the
+ * error state, as its own receive queue ring would. The SRQ limit event
+ * (IB_EVENT_SRQ_LIMIT_REACHED) fires when the kernel takes an entry and
+ * fewer than the armed limit remain posted; it disarms the limit.
+ */
+struct dibs_rdma_create_srq_resp {
+	__aligned_u64 mmap_offset;
+	__aligned_u64 mmap_len;
+	__u32 num_wqe;
+	__u32 reserved;
+};
 
 /*
  * Receiving in the process

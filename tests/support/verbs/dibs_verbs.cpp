@@ -443,6 +443,10 @@ std::optional<async_event> wait_async_event(ibv_context& ctx, std::chrono::milli
     case IBV_EVENT_QP_LAST_WQE_REACHED:
         out.qp = ev.element.qp; // NOLINT(cppcoreguidelines-pro-type-union-access)
         break;
+    case IBV_EVENT_SRQ_ERR:
+    case IBV_EVENT_SRQ_LIMIT_REACHED:
+        out.srq = ev.element.srq; // NOLINT(cppcoreguidelines-pro-type-union-access)
+        break;
     case IBV_EVENT_PORT_ACTIVE:
     case IBV_EVENT_PORT_ERR:
     case IBV_EVENT_LID_CHANGE:

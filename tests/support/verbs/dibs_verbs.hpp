@@ -248,6 +248,7 @@ struct async_event {
     ibv_event_type type{};
     ibv_cq* cq = nullptr;
     ibv_qp* qp = nullptr;
+    ibv_srq* srq = nullptr;
     int port = 0;
 };
 
