@@ -216,6 +216,8 @@ struct dibs_rdma_qp {
 	bool rx_drop;
 	/* with an SRQ: rx_wqe holds a receive taken from it, not completed yet */
 	bool rx_loaded;
+	/* with an SRQ: IB_EVENT_QP_LAST_WQE_REACHED was raised (until RESET) */
+	bool last_wqe;
 	/* the receive of the current message: entry rq_cons, copied at its first slot */
 	struct dibs_rdma_recv_wqe rx_wqe;
 	/* the WRITE request being served: its MR, next address, bytes left */

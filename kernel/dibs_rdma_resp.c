@@ -309,8 +309,29 @@ void dibs_rdma_rq_reset(struct dibs_rdma_qp *qp)
 	lockdep_assert_held(&qp->rq_lock);
 	dibs_rdma_rq_forget(qp);
 	dibs_rdma_rq_kick(qp, 0);
+	qp->last_wqe = false;
 	WRITE_ONCE(qp->rq_ring->rx_cons, 0);
 	WRITE_ONCE(qp->rq_ring->rx_owner, 0);
+}
+
+/*
+ * With an SRQ, the QP in error takes no more receives from it: tell its
+ * consumer once, as the IB spec asks (the QP may be destroyed now without
+ * losing any of the SRQ's receives).
+ */
+static void dibs_rdma_rx_last_wqe(struct dibs_rdma_qp *qp)
+{
+	struct ib_event ev = {
+		.device = qp->ibqp.device,
+		.element.qp = &qp->ibqp,
+		.event = IB_EVENT_QP_LAST_WQE_REACHED,
+	};
+
+	if (!qp->ibqp.srq || qp->last_wqe)
+		return;
+	qp->last_wqe = true;
+	if (qp->ibqp.event_handler)
+		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
 }
 
 /*
@@ -333,6 +354,7 @@ static void dibs_rdma_rx_flush(struct dibs_rdma_qp *qp)
 		qp->rx_loaded = false;
 		dibs_rdma_cq_post(to_dcq(qp->ibqp.recv_cq), &wc, false);
 	}
+	dibs_rdma_rx_last_wqe(qp);
 	dibs_rdma_rq_kick(qp, DIBS_RDMA_RQ_FLUSH);
 	qp->rx_off = 0;
 	qp->rx_drop = false;

@@ -4,8 +4,8 @@
 // from one SRQ, each message byte for byte in the receive it took; a message that finds the SRQ
 // empty waits for the next post (the doorbell); the limit event fires once when fewer than the
 // limit remain, and disarms; a QP of the SRQ in the error state leaves the SRQ's receives to the
-// others; bad input (sizes, SGEs, overflow, post_recv on a QP of an SRQ, destroying an SRQ in
-// use, resizing, which is not offered) is a clean error.
+// others and raises IBV_EVENT_QP_LAST_WQE_REACHED once; bad input (sizes, SGEs, overflow, post_recv
+// on a QP of an SRQ, destroying an SRQ in use, resizing, which is not offered) is a clean error.
 #include "conformance.hpp"
 
 #include <cstring>
@@ -35,15 +35,16 @@ srq_ptr try_create_srq(ibv_pd& pd, std::uint32_t max_wr, std::uint32_t max_sge,
 }
 
 /// Two senders on dut(), each connected to a receiver whose receives come from one SRQ (16
-/// entries); the receivers share one CQ.
+/// entries); the receivers share one CQ, which reports to a completion channel.
 struct srq_fixture : lo0_device {
     static constexpr std::size_t slot = 4096;
     static constexpr std::uint32_t depth = 16;
 
     srq_fixture()
         : srq(try_create_srq(*pd, depth, 1))
+        , channel(create_comp_channel(*ctx))
         , scq(create_cq(*ctx, 64))
-        , rcq(create_cq(*ctx, 64))
+        , rcq(create_cq(*ctx, 64, channel.get()))
         , src(*pd, slot * depth, access::local_write)
         , dst(*pd, slot * depth, access::local_write) {
         BOOST_REQUIRE_MESSAGE(srq != nullptr, "ibv_create_srq: " << std::strerror(errno));
@@ -90,6 +91,7 @@ struct srq_fixture : lo0_device {
     }
 
     srq_ptr srq;
+    comp_channel_ptr channel; ///< rcq's
     cq_ptr scq;
     cq_ptr rcq;
     buffer src;
@@ -126,11 +128,15 @@ BOOST_FIXTURE_TEST_CASE(two_qps_take_receives_from_one_srq, srq_fixture) {
     BOOST_TEST(attr.max_sge >= 1U);
 }
 
+// Waiting on the CQ's event, not polling: a poll of an empty CQ would drain the ring itself.
 BOOST_FIXTURE_TEST_CASE(a_message_waits_for_the_next_post, srq_fixture) {
+    BOOST_REQUIRE_EQUAL(ibv_req_notify_cq(rcq.get(), 0), 0);
     send_msg(0, 7, 100);
-    check_no_completion(*rcq);
+    BOOST_TEST(!wait_cq_event(*channel, quiet_time).has_value());
     BOOST_REQUIRE_EQUAL(post_srq(3), 0);
-    const ibv_wc wc = completion_within(*rcq);
+    BOOST_REQUIRE_MESSAGE(wait_cq_event(*channel, recv_timeout).has_value(),
+                          "no completion event after the post");
+    const ibv_wc wc = completion_now(*rcq);
     check_recv(wc, {{7, {0, 100}}});
     BOOST_TEST(wc.wr_id == 3U);
 }
@@ -166,8 +172,13 @@ BOOST_FIXTURE_TEST_CASE(a_qp_in_error_leaves_the_srq_to_the_others, srq_fixture)
     ibv_qp_attr attr{};
     attr.qp_state = IBV_QPS_ERR;
     BOOST_REQUIRE_EQUAL(ibv_modify_qp(recv.at(0).get(), &attr, IBV_QP_STATE), 0);
-    // the SRQ's receives are not the QP's: nothing is flushed
+    // the SRQ's receives are not the QP's: nothing is flushed, and the QP says it takes no more
     check_no_completion(*rcq);
+    const auto ev = wait_async_event(*ctx, recv_timeout);
+    BOOST_REQUIRE(ev.has_value());
+    BOOST_TEST(ev->type == IBV_EVENT_QP_LAST_WQE_REACHED);
+    BOOST_TEST(ev->qp == recv.at(0).get());
+    BOOST_TEST(!wait_async_event(*ctx, quiet_time).has_value()); // once
     send_msg(1, 5, 64);
     check_recv(completion_within(*rcq), {{5, {1, 64}}});
     send_msg(1, 6, 64);
